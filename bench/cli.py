@@ -1,0 +1,167 @@
+"""Command line: parse, call the library, print. One user-facing error type is caught here.
+
+stagebench run SCENARIO      live data paths on the scenario's endpoint, results folder
+stagebench skew SCENARIO     sharding imbalance per strategy (numpy model, no I/O)
+stagebench serve             the embedded S3 server, standalone
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from bench import __version__
+from bench.errors import StagebenchError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stagebench",
+        description="Data-staging throughput benchmark for ML training on S3 "
+        "(SageMaker File, Pipe and FastFile input modes).",
+    )
+    parser.add_argument("--version", action="version", version=f"stagebench {__version__}")
+    _common(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="stage a dataset from S3 onto simulated hosts")
+    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument("--results", type=Path, default=Path("results"), help="results root folder")
+    run.add_argument(
+        "--endpoint", help="'embedded', 'aws' or an http(s) URL (overrides storage.endpoint)"
+    )
+    run.add_argument("--profile", help="AWS profile for --endpoint aws")
+    run.add_argument("--hosts", type=int, help="override cluster.hosts")
+    run.add_argument("--modes", help="override modes.run, comma-separated: file,pipe,fastfile")
+    run.add_argument("--keep-volumes", action="store_true", help="keep the hosts' volume folders")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _common(run)
+
+    skew = commands.add_parser("skew", help="how skewed sizes unbalance ShardedByS3Key")
+    skew.add_argument("scenario", type=Path)
+    skew.add_argument("--results", type=Path, default=Path("results"))
+    skew.add_argument("--hosts", type=int, help="override cluster.hosts")
+    skew.add_argument(
+        "--throughput",
+        default="100MB/s",
+        help="per-host download rate for straggler times (default 100MB/s)",
+    )
+    skew.add_argument("--sweep", action="store_true", help="imbalance vs skew for 2..1024 hosts")
+    skew.add_argument(
+        "--family", choices=("lognormal", "pareto"), default="lognormal", help="sweep family"
+    )
+    _common(skew)
+
+    serve = commands.add_parser("serve", help="run the embedded S3 server until Ctrl-C")
+    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    _common(serve)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    if getattr(args, "hosts", None) is not None:
+        overrides["cluster.hosts"] = args.hosts
+    if getattr(args, "modes", None):
+        overrides["modes.run"] = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if getattr(args, "endpoint", None):
+        overrides["storage.endpoint"] = args.endpoint
+    return overrides
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.runner import run_scenario
+    from bench.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, overrides=_overrides(args))
+    result = run_scenario(
+        scenario,
+        results_root=args.results,
+        profile=args.profile,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        keep_volumes=args.keep_volumes,
+        say=lambda text: print(text, file=sys.stderr),
+    )
+    if len(result.hosts):
+        print(format_hosts(result.hosts))
+        for mode, figures in result.summary["modes"].items():
+            print(
+                f"{mode}: job startup {figures['startup_s']:.2f} s (first host ready "
+                f"{figures['first_host_ready_s']:.2f} s, tail {figures['tail_s']:.2f} s), "
+                f"{figures['bytes'] / 1e6:.1f} MB at {figures['mb_per_s']:.1f} MB/s"
+            )
+    print(f"results: {result.run_dir}")
+    if result.error is not None:
+        if isinstance(result.error, StagebenchError | KeyboardInterrupt):
+            raise StagebenchError(f"run {result.status}: {result.error or 'interrupted'}") from (
+                result.error
+            )
+        raise result.error
+    return 0
+
+
+def format_hosts(hosts: object) -> str:
+    import pandas as pd
+
+    assert isinstance(hosts, pd.DataFrame)
+    view = hosts.copy()
+    view["MB"] = view["bytes"] / 1e6
+    columns = ["mode", "host", "objects", "MB", "startup_s", "mb_per_s"]
+    extra = [c for c in ("epoch_s", "stall_s", "au") if c in view.columns]
+    return view[columns + extra].to_string(
+        index=False, float_format=lambda v: f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}"
+    )
+
+
+def cmd_skew(args: argparse.Namespace) -> int:
+    from bench.skewcmd import run_skew_command
+
+    return run_skew_command(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bench.s3.server import EMBEDDED_ACCESS_KEY, EmbeddedServer
+
+    server = EmbeddedServer(port=args.port)
+    url = server.start()
+    print(f"embedded S3 server at {url} (region us-east-1, access key id {EMBEDDED_ACCESS_KEY});")
+    print("any secret key is accepted. Ctrl-C stops it.", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "skew": cmd_skew, "serve": cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    debug = args.debug
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"
+    try:
+        return COMMANDS[args.command](args)
+    except StagebenchError as exc:
+        if debug:
+            raise
+        print(f"stagebench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("stagebench: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,128 @@
+"""The dataset a scenario describes: keys in lexicographic order, their sizes, their content.
+
+Three sources: synthetic sizes from a seeded distribution, a manifest (CSV/Parquet of key,size),
+or an existing ``s3://bucket/prefix`` read as it is (never written to).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import ScenarioError
+from bench.scenario import DatasetConfig
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: str
+    bucket: str
+    prefix: str
+    keys: list[str]  # sorted lexicographically
+    sizes: np.ndarray  # int64, aligned with keys
+    content_index: np.ndarray  # which synthetic content each object carries
+    seed: int
+    owned: bool  # stagebench creates (and may rewrite) these objects
+
+    @property
+    def objects(self) -> int:
+        return len(self.keys)
+
+    @property
+    def total_bytes(self) -> int:
+        return int(self.sizes.sum())
+
+    def fingerprint(self) -> str:
+        """Identifies the content: same fingerprint, same bytes under the same keys."""
+        digest = hashlib.sha256()
+        digest.update(json.dumps([self.seed, self.prefix, len(self.keys)]).encode())
+        digest.update(np.ascontiguousarray(self.sizes, dtype=np.int64).tobytes())
+        digest.update("\n".join(self.keys).encode())
+        return digest.hexdigest()[:16]
+
+
+def synthetic_keys(prefix: str, count: int) -> list[str]:
+    width = max(8, len(str(count - 1)))
+    return [f"{prefix}{i:0{width}d}.bin" for i in range(count)]
+
+
+def read_manifest(path: Path) -> tuple[list[str], np.ndarray]:
+    """Keys and sizes from a CSV or Parquet file with columns key,size."""
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            table = pd.read_parquet(path)
+        else:
+            table = pd.read_csv(path, dtype={"key": str})
+    except Exception as exc:
+        raise ScenarioError(f"{path}: cannot read manifest: {exc}".splitlines()[0]) from exc
+    missing = {"key", "size"} - set(table.columns)
+    if missing:
+        raise ScenarioError(
+            f"{path}: manifest lacks column(s) {', '.join(sorted(missing))}; "
+            "it needs a header row 'key,size'"
+        )
+    sizes = pd.to_numeric(table["size"], errors="coerce")
+    bad = sizes.isna() | (sizes < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ScenarioError(
+            f"{path}: manifest row {row + 2} has size {table['size'].iloc[row]!r}; "
+            "sizes must be whole numbers of bytes >= 0"
+        )
+    if table["key"].isna().any() or table["key"].duplicated().any():
+        raise ScenarioError(f"{path}: manifest keys must be present and unique")
+    if len(table) == 0:
+        raise ScenarioError(f"{path}: manifest has no rows")
+    return table["key"].astype(str).tolist(), sizes.to_numpy(dtype=np.int64)
+
+
+def build_dataset(config: DatasetConfig) -> Dataset:
+    """Keys and sizes for a synthetic or manifest dataset (an s3:// source is listed by the
+    S3 layer instead, see ``dataset_from_listing``)."""
+    if config.source == "synthetic":
+        from bench.core.sizes import sample_sizes
+
+        rng = np.random.default_rng(config.seed)
+        sizes = sample_sizes(config.sizes, config.objects, rng).astype(np.int64)
+        keys = synthetic_keys(config.prefix, config.objects)
+        content_index = np.arange(config.objects, dtype=np.int64)
+    elif config.source == "manifest":
+        assert config.manifest is not None
+        names, sizes = read_manifest(config.manifest)
+        keys = [config.prefix + name for name in names]
+        order = np.argsort(np.array(keys, dtype=object), kind="stable")
+        keys = [keys[i] for i in order]
+        sizes = sizes[order]
+        content_index = order.astype(np.int64)
+    else:
+        raise ValueError("s3 datasets come from dataset_from_listing")
+    return Dataset(
+        source=config.source,
+        bucket=config.bucket,
+        prefix=config.prefix,
+        keys=keys,
+        sizes=sizes,
+        content_index=content_index,
+        seed=config.seed,
+        owned=True,
+    )
+
+
+def dataset_from_listing(config: DatasetConfig, keys: list[str], sizes: list[int]) -> Dataset:
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return Dataset(
+        source="s3",
+        bucket=config.bucket,
+        prefix=config.prefix,
+        keys=[keys[i] for i in order],
+        sizes=np.asarray([sizes[i] for i in order], dtype=np.int64),
+        content_index=np.asarray(order, dtype=np.int64),
+        seed=config.seed,
+        owned=False,
+    )

@@ -1,0 +1,108 @@
+"""Result folders: ``results/<scenario>-<UTC timestamp>/`` with versioned, atomically written files.
+
+- ``events.parquet`` a row per request
+- ``hosts.csv``      a row per host and mode
+- ``summary.json``   scenario, environment, job figures; ``schema_version`` tells readers
+  what they hold. Never credentials.
+A folder that exists is never reused or overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ResultsError
+
+SCHEMA_VERSION = 1
+_PACKAGES = ("stagebench", "boto3", "botocore", "aiobotocore", "numpy", "pandas", "moto")
+
+
+def utc_stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def new_run_dir(root: Path, name: str) -> Path:
+    """Create a fresh folder for one run; never an existing one."""
+    stamp = utc_stamp()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for attempt in range(100):
+            candidate = root / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise ResultsError(
+            f"cannot create a run folder in {root}: {exc.strerror}; "
+            "choose a writable folder with --results"
+        ) from exc
+    raise ResultsError(f"{root}: too many runs named {name}-{stamp}; wait a second and retry")
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+
+
+def write_csv(path: Path, frame: Any) -> None:
+    _atomic_write(path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
+
+
+def write_parquet(path: Path, frame: Any) -> None:
+    _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+
+
+def environment(endpoint_kind: str, endpoint_url: str | None, region: str) -> dict[str, Any]:
+    """Where and with what a run was made. Endpoint URL only; never credentials."""
+    versions = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "endpoint": {"kind": endpoint_kind, "url": endpoint_url, "region": region},
+        "python": sys.version.split()[0],
+        "packages": versions,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """Read a run's summary, refusing a schema this version does not understand."""
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ResultsError(f"{run_dir}: no summary.json; is this a stagebench run folder?") from exc
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{path}: unreadable ({exc})") from exc
+    version = summary.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path}: schema_version {version!r}, this stagebench reads {SCHEMA_VERSION}; "
+            "use the stagebench version that wrote it"
+        )
+    return summary

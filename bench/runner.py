@@ -1,0 +1,265 @@
+"""One benchmark run: endpoint → dataset → shards → each mode's live data path → result files.
+
+Whatever has been measured is written even when a later step fails or the user interrupts;
+``summary.json`` then says ``status`` = "failed" or "interrupted" and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import results as results_io
+from bench.dataset import Dataset, build_dataset, dataset_from_listing
+from bench.errors import StagebenchError
+from bench.paths.base import EVENT_COLUMNS, HostOutcome, HostPlan
+from bench.s3.client import Endpoint, async_client, client_config, translate_error
+from bench.s3.endpoint import open_endpoint
+from bench.scenario import Scenario
+
+ASSUMPTION_NOTE = (
+    "ShardedByS3Key assignment: keys sorted lexicographically and dealt to hosts {assignment}; "
+    "SageMaker does not document its exact rule, only that each host gets about 1/n of the objects"
+)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    hosts: Any  # pandas DataFrame, a row per (mode, host)
+    events: Any  # pandas DataFrame, a row per request
+    summary: dict[str, Any]
+    error: BaseException | None = field(default=None, repr=False)
+
+
+def shard_plans(dataset: Dataset, hosts: int, distribution: str, assignment: str) -> list[HostPlan]:
+    """Each simulated host's objects, in key order."""
+    n = dataset.objects
+    if distribution == "FullyReplicated":
+        per_host = [np.arange(n)] * hosts
+    else:
+        from bench.core.sharding import host_object_indices, sharded_by_s3_key
+
+        host_of_object = sharded_by_s3_key(n, hosts, variant=assignment)
+        per_host = host_object_indices(host_of_object, hosts)
+    return [
+        HostPlan(
+            host=h,
+            bucket=dataset.bucket,
+            prefix=dataset.prefix,
+            keys=[dataset.keys[i] for i in idx],
+            sizes=dataset.sizes[idx],
+            content_index=dataset.content_index[idx],
+        )
+        for h, idx in enumerate(per_host)
+    ]
+
+
+async def _list_existing(endpoint: Endpoint, scenario: Scenario) -> Dataset:
+    from bench.s3.listing import list_prefix
+
+    ds = scenario.dataset
+    async with async_client(endpoint, client_config()) as client:
+        try:
+            listing = await list_prefix(client, ds.bucket, ds.prefix)
+        except Exception as exc:
+            raise translate_error(exc, endpoint=endpoint, bucket=ds.bucket) from exc
+    if not listing.keys:
+        raise StagebenchError(f"s3://{ds.bucket}/{ds.prefix} holds no objects; check dataset.uri")
+    return dataset_from_listing(ds, listing.keys, listing.sizes)
+
+
+def prepare_dataset(
+    endpoint: Endpoint, scenario: Scenario, *, progress: bool
+) -> tuple[Dataset, dict[str, Any]]:
+    """Build the dataset and make sure the endpoint holds it."""
+    if scenario.dataset.source == "s3":
+        return asyncio.run(_list_existing(endpoint, scenario)), {"populate": "read as is"}
+    from bench.s3.populate import populate_async
+
+    dataset = build_dataset(scenario.dataset)
+    report = asyncio.run(
+        populate_async(
+            endpoint,
+            bucket=dataset.bucket,
+            prefix=dataset.prefix,
+            keys=dataset.keys,
+            sizes=dataset.sizes,
+            content_index=dataset.content_index,
+            seed=dataset.seed,
+            fingerprint=dataset.fingerprint(),
+            progress=progress,
+        )
+    )
+    return dataset, {"populate": report.__dict__}
+
+
+def _check_disk(volume_root: Path, needed: int) -> None:
+    free = shutil.disk_usage(volume_root).free
+    if needed > free * 0.95:
+        raise StagebenchError(
+            f"File mode needs {needed / 1e9:.2f} GB on the volumes but {volume_root} has "
+            f"{free / 1e9:.2f} GB free; set storage.volume_root to a larger disk or shrink "
+            "the dataset"
+        )
+
+
+def host_table(mode: str, outcomes: list[HostOutcome]) -> Any:
+    import pandas as pd
+
+    rows = []
+    for o in outcomes:
+        rows.append(
+            {
+                "mode": mode,
+                "host": o.host,
+                "objects": o.objects,
+                "bytes": o.bytes,
+                "startup_s": o.startup_s,
+                "end_s": o.end_s,
+                "mb_per_s": (o.bytes / o.end_s / 1e6) if o.end_s > 0 else 0.0,
+                **o.extra,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def job_figures(hosts: Any) -> dict[str, Any]:
+    """Per mode: the job's startup (max over hosts) and how far the last host trails the first."""
+    figures = {}
+    for mode, table in hosts.groupby("mode", sort=False):
+        figures[mode] = {
+            "startup_s": float(table["startup_s"].max()),
+            "first_host_ready_s": float(table["startup_s"].min()),
+            "mean_startup_s": float(table["startup_s"].mean()),
+            "tail_s": float(table["startup_s"].max() - table["startup_s"].min()),
+            "end_s": float(table["end_s"].max()),
+            "bytes": int(table["bytes"].sum()),
+            "objects": int(table["objects"].sum()),
+            "mb_per_s": float(table["bytes"].sum() / table["end_s"].max() / 1e6)
+            if table["end_s"].max() > 0
+            else 0.0,
+        }
+    return figures
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    results_root: Path,
+    endpoint_spec: str | None = None,
+    profile: str | None = None,
+    progress: bool = True,
+    keep_volumes: bool = False,
+    say: Callable[[str], None] = print,
+) -> RunResult:
+    """Run every mode of ``scenario`` and write the run folder. Raises nothing the user
+    cannot read: a StagebenchError propagates after the partial results are written."""
+    import pandas as pd
+
+    from bench.execute import run_mode
+
+    run_dir = results_io.new_run_dir(results_root, scenario.name)
+    started = results_io.utc_stamp()
+    spec = endpoint_spec or scenario.storage.endpoint
+    host_tables: list[Any] = []
+    event_tables: list[Any] = []
+    status, error, error_text = "ok", None, None
+    extra: dict[str, Any] = {}
+    dataset: Dataset | None = None
+    endpoint_info: tuple[str, str | None] = (spec, None)
+    volumes: Path | None = None
+    try:
+        with open_endpoint(
+            spec, region=scenario.storage.region, profile=profile or scenario.storage.profile
+        ) as endpoint:
+            endpoint_info = (endpoint.kind, endpoint.url)
+            say(f"endpoint: {endpoint.describe()}")
+            t = time.perf_counter()
+            dataset, extra = prepare_dataset(endpoint, scenario, progress=progress)
+            say(
+                f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
+                f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - t:.1f} s)"
+            )
+            plans = shard_plans(
+                dataset,
+                scenario.cluster.hosts,
+                scenario.distribution.type,
+                scenario.distribution.assignment,
+            )
+            root = scenario.storage.volume_root or Path(tempfile.gettempdir())
+            root.mkdir(parents=True, exist_ok=True)
+            volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=root))
+            for mode in scenario.modes:
+                if mode == "file":
+                    _check_disk(volumes, sum(p.total_bytes for p in plans))
+                say(f"mode {mode}: {len(plans)} hosts ...")
+                outcomes, log = asyncio.run(
+                    run_mode(mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes)
+                )
+                host_tables.append(host_table(mode, outcomes))
+                event_tables.append(log.frame())
+    except KeyboardInterrupt as exc:
+        status, error, error_text = "interrupted", exc, "interrupted by the user"
+    except BaseExceptionGroup as group:
+        first = _first_error(group)
+        status, error, error_text = "failed", first, str(first)
+    except StagebenchError as exc:
+        status, error, error_text = "failed", exc, str(exc)
+    finally:
+        if volumes is not None and not keep_volumes:
+            shutil.rmtree(volumes, ignore_errors=True)
+
+    hosts = pd.concat(host_tables, ignore_index=True) if host_tables else pd.DataFrame()
+    events = (
+        pd.concat(event_tables, ignore_index=True)
+        if event_tables
+        else pd.DataFrame(columns=list(EVENT_COLUMNS))
+    )
+    summary = {
+        "schema_version": results_io.SCHEMA_VERSION,
+        "status": status,
+        "error": error_text,
+        "started": started,
+        "finished": results_io.utc_stamp(),
+        "scenario": {"name": scenario.name, "path": str(scenario.path), "config": scenario.raw},
+        "environment": results_io.environment(*endpoint_info, scenario.storage.region),
+        "dataset": None
+        if dataset is None
+        else {
+            "source": dataset.source,
+            "bucket": dataset.bucket,
+            "prefix": dataset.prefix,
+            "objects": dataset.objects,
+            "bytes": dataset.total_bytes,
+        },
+        "cluster": scenario.cluster.__dict__,
+        "distribution": scenario.distribution.__dict__,
+        "assumptions": [ASSUMPTION_NOTE.format(assignment=scenario.distribution.assignment)]
+        if scenario.distribution.type == "ShardedByS3Key"
+        else [],
+        "modes": job_figures(hosts) if len(hosts) else {},
+        **extra,
+    }
+    results_io.write_parquet(run_dir / "events.parquet", events)
+    results_io.write_csv(run_dir / "hosts.csv", hosts)
+    results_io.write_json(run_dir / "summary.json", summary)
+    return RunResult(run_dir, status, hosts, events, summary, error)
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_error(exc)
+        if isinstance(exc, StagebenchError):
+            return exc
+    return group.exceptions[0]

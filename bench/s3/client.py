@@ -1,0 +1,169 @@
+"""S3 clients (aiobotocore for the data paths, boto3 for setup) and error translation.
+
+All clients of one run share an ``Endpoint``; ``translate_error`` is the one place where
+botocore and aiohttp errors become stagebench errors that name the bucket, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.errors import EndpointError, ObjectError, StagebenchError
+from bench.s3.server import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the data lives and how to authenticate. Credentials never appear in repr."""
+
+    kind: str  # "embedded" | "url" | "aws"
+    url: str | None
+    region: str = "us-east-1"
+    profile: str | None = None
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def embedded(cls, url: str, region: str = "us-east-1") -> Endpoint:
+        return cls("embedded", url, region, None, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY)
+
+    def describe(self) -> str:
+        if self.kind == "aws":
+            return f"AWS S3 ({self.region})"
+        return f"{self.kind} {self.url}"
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"region_name": self.region}
+        if self.url:
+            kwargs["endpoint_url"] = self.url
+        if self.access_key:
+            kwargs["aws_access_key_id"] = self.access_key
+            kwargs["aws_secret_access_key"] = self.secret_key
+        return kwargs
+
+
+def client_config(
+    *,
+    max_pool_connections: int = 10,
+    max_attempts: int = 5,
+    checksum_validation: str = "when_required",
+    connect_timeout: float = 10.0,
+    read_timeout: float = 60.0,
+    aio: bool = True,
+) -> Any:
+    """A botocore Config: standard retries, a pool sized for the concurrency, checksums as set."""
+    if aio:
+        from aiobotocore.config import AioConfig as config_class
+    else:
+        from botocore.config import Config as config_class
+    return config_class(
+        max_pool_connections=max_pool_connections,
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        response_checksum_validation=checksum_validation,
+        request_checksum_calculation="when_required",
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        s3={"addressing_style": "path"},
+    )
+
+
+@asynccontextmanager
+async def async_client(endpoint: Endpoint, config: Any) -> AsyncIterator[Any]:
+    """An aiobotocore S3 client for one simulated host (or one populate run)."""
+    from aiobotocore.session import AioSession
+
+    session = AioSession(profile=endpoint.profile) if endpoint.profile else AioSession()
+    try:
+        async with session.create_client("s3", config=config, **endpoint.client_kwargs()) as c:
+            yield c
+    except StagebenchError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, endpoint=endpoint) from exc
+
+
+def sync_client(endpoint: Endpoint, **config_kwargs: Any) -> Any:
+    """A boto3 S3 client for setup work (bucket checks, markers)."""
+    import boto3
+
+    session = boto3.session.Session(profile_name=endpoint.profile)
+    return session.client(
+        "s3", config=client_config(aio=False, **config_kwargs), **endpoint.client_kwargs()
+    )
+
+
+_PERMISSION_CODES = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+}
+
+
+def translate_error(
+    exc: BaseException,
+    *,
+    endpoint: Endpoint,
+    bucket: str | None = None,
+    key: str | None = None,
+    attempts: int | None = None,
+) -> StagebenchError:
+    """Turn a botocore/aiohttp error into a one-line stagebench error with a remedy."""
+    import botocore.exceptions as bce
+
+    where = f"s3://{bucket}/{key}" if key else (f"s3://{bucket}" if bucket else endpoint.describe())
+    tries = f" after {attempts} attempts" if attempts else ""
+    if isinstance(exc, StagebenchError):
+        return exc
+    if isinstance(exc, bce.ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchBucket",):
+            return EndpointError(
+                f"bucket {bucket!r} does not exist on {endpoint.describe()}; "
+                "create it or fix dataset.bucket / dataset.uri"
+            )
+        if code in ("NoSuchKey", "404"):
+            return ObjectError(
+                f"{where}: object not found{tries}; the dataset changed under the run",
+                bucket=bucket or "",
+                key=key or "",
+            )
+        if code in _CREDENTIAL_CODES:
+            return EndpointError(
+                f"{endpoint.describe()} rejected the credentials ({code}); check "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile"
+            )
+        if code in _PERMISSION_CODES:
+            return EndpointError(
+                f"{where}: access denied ({code}); grant s3:GetObject/s3:ListBucket"
+                "/s3:PutObject on it or use another --profile"
+            )
+        message = exc.response.get("Error", {}).get("Message", "")
+        error: StagebenchError = EndpointError(f"{where}: {code} {message}{tries}".strip())
+        if key:
+            error = ObjectError(f"{where}: {code} {message}{tries}", bucket=bucket or "", key=key)
+        return error
+    if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
+        return EndpointError(
+            f"no AWS credentials found for {endpoint.describe()}; set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or pass --profile"
+        )
+    if isinstance(exc, bce.ProfileNotFound):
+        return EndpointError(f"{exc}; list profiles with 'aws configure list-profiles'")
+    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectTimeoutError):
+        return EndpointError(
+            f"cannot reach {endpoint.describe()}{tries}; check the URL in storage.endpoint "
+            "(or AWS_ENDPOINT_URL) and that the server is running"
+        )
+    if isinstance(exc, bce.ReadTimeoutError | asyncio.TimeoutError):
+        return EndpointError(f"{where}: read timed out{tries} on {endpoint.describe()}")
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if key:
+        return ObjectError(f"{where}: {text}{tries}", bucket=bucket or "", key=key)
+    return EndpointError(f"{endpoint.describe()}: {text}")
