@@ -90,12 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if len(result.hosts):
         print(format_hosts(result.hosts))
-        for mode, figures in result.summary["modes"].items():
-            print(
-                f"{mode}: job startup {figures['startup_s']:.2f} s (first host ready "
-                f"{figures['first_host_ready_s']:.2f} s, tail {figures['tail_s']:.2f} s), "
-                f"{figures['bytes'] / 1e6:.1f} MB at {figures['mb_per_s']:.1f} MB/s"
-            )
+        print()
+        print(format_comparison(result.summary["modes"]))
     print(f"results: {result.run_dir}")
     if result.error is not None:
         if isinstance(result.error, StagebenchError | KeyboardInterrupt):
@@ -106,17 +102,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_hosts(hosts: object) -> str:
+def _table(frame: object) -> str:
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    return frame.to_string(
+        index=False,
+        float_format=lambda v: f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}",
+        na_rep="-",
+    )
+
+
+def format_hosts(hosts: object, *, max_hosts: int = 16) -> str:
+    """The per-host table; with many hosts, the slowest ones of each mode."""
     import pandas as pd
 
     assert isinstance(hosts, pd.DataFrame)
     view = hosts.copy()
     view["MB"] = view["bytes"] / 1e6
-    columns = ["mode", "host", "objects", "MB", "startup_s", "mb_per_s"]
-    extra = [c for c in ("epoch_s", "stall_s", "au") if c in view.columns]
-    return view[columns + extra].to_string(
-        index=False, float_format=lambda v: f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}"
-    )
+    columns = ["mode", "host", "objects", "MB", "startup_s"]
+    columns += [c for c in ("epoch_s", "stall_s", "au", "gets", "lists") if c in view.columns]
+    columns += ["mb_per_s"]
+    if (view.groupby("mode").size() > max_hosts).any():
+        view = view.sort_values("startup_s", ascending=False).groupby("mode", sort=False).head(
+            max_hosts
+        )
+    return _table(view[columns])
+
+
+def format_comparison(modes: dict[str, dict[str, float]]) -> str:
+    """One row per mode: the figures that decide between File, Pipe and FastFile."""
+    import pandas as pd
+
+    columns = {
+        "startup_s": "startup_s",
+        "tail_s": "tail_s",
+        "epoch_s": "epoch_s",
+        "stall_s": "stall_s",
+        "au": "AU",
+        "gets": "GETs",
+        "lists": "LISTs",
+        "mb_per_s": "MB/s",
+    }
+    rows = []
+    for mode, figures in modes.items():
+        rows.append({"mode": mode, **{label: figures.get(k) for k, label in columns.items()}})
+    return _table(pd.DataFrame(rows))
 
 
 def cmd_skew(args: argparse.Namespace) -> int:

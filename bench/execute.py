@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.paths.base import EventLog, HostContext, HostOutcome, HostPlan, NicCap
+from bench.paths.training import StepBarrier
 from bench.s3.client import Endpoint, async_client, client_config
 from bench.scenario import Scenario
 
@@ -26,25 +27,20 @@ PATH_MODULES = {
 
 def mode_options(scenario: Scenario, mode: str) -> dict[str, Any]:
     """The per-mode settings a data path reads from ``HostContext.options``."""
+    options: dict[str, Any] = {"shuffle_seed": scenario.training.shuffle_seed}
     if mode == "pipe":
-        return {
-            "prefetch": scenario.pipe.prefetch,
-            "shuffle_seed": scenario.pipe.shuffle_seed,
-            "epochs": scenario.training.epochs,
-            "compute_bps": scenario.training.compute_bps,
-        }
-    if mode == "fastfile":
-        return {
-            "part_size": scenario.fastfile.part_size,
-            "read_ahead": scenario.fastfile.read_ahead,
-            "access": scenario.fastfile.access,
-            "record_size": scenario.fastfile.record_size,
-            "reads_per_file": scenario.fastfile.reads_per_file,
-            "epochs": scenario.training.epochs,
-            "compute_bps": scenario.training.compute_bps,
-            "seed": scenario.dataset.seed,
-        }
-    return {"epochs": scenario.training.epochs, "compute_bps": scenario.training.compute_bps}
+        options["prefetch"] = scenario.pipe.prefetch
+    elif mode == "fastfile":
+        ff = scenario.fastfile
+        options.update(
+            part_size=ff.part_size,
+            read_ahead=ff.read_ahead,
+            access=ff.access,
+            record_size=ff.record_size,
+            reads_per_file=ff.reads_per_file,
+            seed=scenario.dataset.seed,
+        )
+    return options
 
 
 async def run_mode(
@@ -65,6 +61,13 @@ async def run_mode(
     )
     log = EventLog(time.perf_counter())
     options = mode_options(scenario, mode)
+    training = scenario.training
+    barriers = (
+        [StepBarrier(len(plans)) for _ in range(training.epochs)]
+        if training.barrier and len(plans) > 1
+        else None
+    )
+    chunk_bytes = scenario.pipe.chunk_size if mode == "pipe" else 1024 * 1024
 
     async with contextlib.AsyncExitStack() as stack:
         # Clients exist before the clock starts, as instances do before a job's data phase.
@@ -84,6 +87,11 @@ async def run_mode(
                     concurrency=cluster.concurrency,
                     nic=NicCap(cluster.nic_bandwidth_bps),
                     first_byte_delay_s=cluster.first_byte_latency_s,
+                    chunk_bytes=chunk_bytes,
+                    epochs=training.epochs,
+                    compute_bps=training.compute_bps,
+                    step_bytes=training.step_bytes,
+                    barriers=barriers,
                     options=options,
                 )
             )

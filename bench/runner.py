@@ -36,6 +36,7 @@ class RunResult:
     run_dir: Path
     status: str
     hosts: Any  # pandas DataFrame, a row per (mode, host)
+    epochs: Any  # pandas DataFrame, a row per (mode, host, epoch)
     events: Any  # pandas DataFrame, a row per request
     summary: dict[str, Any]
     error: BaseException | None = field(default=None, repr=False)
@@ -113,42 +114,107 @@ def _check_disk(volume_root: Path, needed: int) -> None:
         )
 
 
-def host_table(mode: str, outcomes: list[HostOutcome]) -> Any:
+def epoch_table(mode: str, outcomes: list[HostOutcome]) -> Any:
+    """A row per (mode, host, epoch): time, compute, stall, barrier wait, AU, bytes."""
     import pandas as pd
 
-    rows = []
-    for o in outcomes:
-        rows.append(
-            {
-                "mode": mode,
-                "host": o.host,
-                "objects": o.objects,
-                "bytes": o.bytes,
-                "startup_s": o.startup_s,
-                "end_s": o.end_s,
-                "mb_per_s": (o.bytes / o.end_s / 1e6) if o.end_s > 0 else 0.0,
-                **o.extra,
-            }
-        )
+    rows = [
+        {
+            "mode": mode,
+            "host": o.host,
+            "epoch": e.epoch,
+            "start_s": e.start_s,
+            "end_s": e.end_s,
+            "epoch_s": e.epoch_s,
+            "compute_s": e.compute_s,
+            "stall_s": e.stall_s,
+            "barrier_s": e.barrier_s,
+            "au": e.au,
+            "bytes": e.bytes,
+            "steps": e.steps,
+        }
+        for o in outcomes
+        for e in o.epochs
+    ]
     return pd.DataFrame(rows)
 
 
-def job_figures(hosts: Any) -> dict[str, Any]:
-    """Per mode: the job's startup (max over hosts) and how far the last host trails the first."""
+def host_table(mode: str, outcomes: list[HostOutcome], events: Any, epochs: Any) -> Any:
+    """A row per host: shard, startup, epoch time, stall, AU, requests, first-byte latency."""
+    import pandas as pd
+
+    gets = events[events["op"] == "GET"]
+    latency = (gets["first_byte_s"] - gets["start_s"]).groupby(gets["host"])
+    per_epoch = epochs.groupby("host") if len(epochs) else None
+    rows = []
+    for o in outcomes:
+        host_gets = gets[gets["host"] == o.host]
+        row = {
+            "mode": mode,
+            "host": o.host,
+            "objects": o.objects,
+            "bytes": o.bytes,
+            "startup_s": o.startup_s,
+            "end_s": o.end_s,
+            "bytes_fetched": int(host_gets["bytes"].sum()),
+            "gets": len(host_gets),
+            "lists": int(((events["op"] == "LIST") & (events["host"] == o.host)).sum()),
+            "retries": int((host_gets["attempts"] - 1).clip(lower=0).sum()),
+        }
+        download_s = o.startup_s if mode == "file" else o.end_s
+        row["mb_per_s"] = row["bytes_fetched"] / download_s / 1e6 if download_s > 0 else 0.0
+        if o.host in latency.groups:
+            q = latency.get_group(o.host).quantile([0.5, 0.9, 0.99]).to_numpy()
+            row.update(fb_p50_ms=q[0] * 1e3, fb_p90_ms=q[1] * 1e3, fb_p99_ms=q[2] * 1e3)
+        if per_epoch is not None and o.host in per_epoch.groups:
+            mine = per_epoch.get_group(o.host)
+            compute, stall, barrier = (
+                mine["compute_s"].sum(), mine["stall_s"].sum(), mine["barrier_s"].sum()
+            )
+            busy = compute + stall + barrier
+            row.update(
+                epoch_s=float(mine["epoch_s"].mean()),
+                compute_s=float(compute),
+                stall_s=float(stall),
+                barrier_s=float(barrier),
+                au=float(compute / busy) if busy > 0 else float("nan"),
+            )
+        row.update(o.extra)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def job_figures(hosts: Any, epochs: Any) -> dict[str, Any]:
+    """Per mode, the job's figures: startup and end are the slowest host's (the job waits for
+    it); the tail is how long the last host trails the first."""
     figures = {}
     for mode, table in hosts.groupby("mode", sort=False):
-        figures[mode] = {
+        mode_epochs = epochs[epochs["mode"] == mode] if len(epochs) else epochs
+        end_s = float(table["end_s"].max())
+        figure = {
+            "hosts": int(len(table)),
             "startup_s": float(table["startup_s"].max()),
             "first_host_ready_s": float(table["startup_s"].min()),
-            "mean_startup_s": float(table["startup_s"].mean()),
             "tail_s": float(table["startup_s"].max() - table["startup_s"].min()),
-            "end_s": float(table["end_s"].max()),
-            "bytes": int(table["bytes"].sum()),
+            "end_s": end_s,
             "objects": int(table["objects"].sum()),
-            "mb_per_s": float(table["bytes"].sum() / table["end_s"].max() / 1e6)
-            if table["end_s"].max() > 0
-            else 0.0,
+            "bytes": int(table["bytes"].sum()),
+            "bytes_fetched": int(table["bytes_fetched"].sum()),
+            "gets": int(table["gets"].sum()),
+            "lists": int(table["lists"].sum()),
+            "retries": int(table["retries"].sum()),
+            "mb_per_s": float(table["bytes_fetched"].sum() / end_s / 1e6) if end_s > 0 else 0.0,
         }
+        if len(mode_epochs):
+            by_epoch = mode_epochs.groupby("epoch")
+            compute = mode_epochs["compute_s"].sum()
+            busy = compute + mode_epochs["stall_s"].sum() + mode_epochs["barrier_s"].sum()
+            figure.update(
+                epoch_s=float(by_epoch["end_s"].max().sub(by_epoch["start_s"].min()).mean()),
+                stall_s=float(by_epoch["stall_s"].max().mean()),
+                au=float(compute / busy) if busy > 0 else float("nan"),
+            )
+        figures[mode] = figure
     return figures
 
 
@@ -173,6 +239,7 @@ def run_scenario(
     spec = endpoint_spec or scenario.storage.endpoint
     host_tables: list[Any] = []
     event_tables: list[Any] = []
+    epoch_tables: list[Any] = []
     status, error, error_text = "ok", None, None
     extra: dict[str, Any] = {}
     dataset: Dataset | None = None
@@ -206,8 +273,11 @@ def run_scenario(
                 outcomes, log = asyncio.run(
                     run_mode(mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes)
                 )
-                host_tables.append(host_table(mode, outcomes))
-                event_tables.append(log.frame())
+                events = log.frame()
+                mode_epochs = epoch_table(mode, outcomes)
+                event_tables.append(events)
+                epoch_tables.append(mode_epochs)
+                host_tables.append(host_table(mode, outcomes, events, mode_epochs))
     except KeyboardInterrupt as exc:
         status, error, error_text = "interrupted", exc, "interrupted by the user"
     except BaseExceptionGroup as group:
@@ -220,6 +290,7 @@ def run_scenario(
             shutil.rmtree(volumes, ignore_errors=True)
 
     hosts = pd.concat(host_tables, ignore_index=True) if host_tables else pd.DataFrame()
+    epochs = pd.concat(epoch_tables, ignore_index=True) if epoch_tables else pd.DataFrame()
     events = (
         pd.concat(event_tables, ignore_index=True)
         if event_tables
@@ -247,13 +318,15 @@ def run_scenario(
         "assumptions": [ASSUMPTION_NOTE.format(assignment=scenario.distribution.assignment)]
         if scenario.distribution.type == "ShardedByS3Key"
         else [],
-        "modes": job_figures(hosts) if len(hosts) else {},
+        "training": scenario.training.__dict__,
+        "modes": job_figures(hosts, epochs) if len(hosts) else {},
         **extra,
     }
     results_io.write_parquet(run_dir / "events.parquet", events)
     results_io.write_csv(run_dir / "hosts.csv", hosts)
+    results_io.write_csv(run_dir / "epochs.csv", epochs)
     results_io.write_json(run_dir / "summary.json", summary)
-    return RunResult(run_dir, status, hosts, events, summary, error)
+    return RunResult(run_dir, status, hosts, epochs, events, summary, error)
 
 
 def _first_error(group: BaseExceptionGroup) -> BaseException:

@@ -65,7 +65,6 @@ class StorageConfig:
 class PipeConfig:
     prefetch: int
     chunk_size: int
-    shuffle_seed: int | None
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,8 @@ class TrainingConfig:
     epochs: int
     compute_bps: float  # 0 = read as fast as data arrives
     step_bytes: int
+    shuffle_seed: int | None  # None: key order every epoch
+    barrier: bool  # a global step waits for the slowest host
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,12 @@ def _optional_int(value: Any) -> int | None:
     return _int(0)(value)
 
 
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
 def _anything(value: Any) -> Any:
     return value
 
@@ -222,7 +229,6 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     "pipe": {
         "prefetch": (_int(1), 4),
         "chunk_size": (_size(1024), 1024 * 1024),
-        "shuffle_seed": (_optional_int, None),
     },
     "fastfile": {
         "part_size": (_size(1024), 8 * 1024 * 1024),
@@ -235,6 +241,8 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "epochs": (_int(1), 1),
         "compute_rate": (_rate, 0),
         "step_bytes": (_size(1), 1024 * 1024),
+        "shuffle_seed": (_optional_int, None),
+        "barrier": (_bool, True),
     },
 }
 
@@ -425,7 +433,11 @@ def build_scenario(
         pipe=PipeConfig(**sections["pipe"]),
         fastfile=FastFileConfig(**sections["fastfile"]),
         training=TrainingConfig(
-            epochs=tr["epochs"], compute_bps=tr["compute_rate"], step_bytes=tr["step_bytes"]
+            epochs=tr["epochs"],
+            compute_bps=tr["compute_rate"],
+            step_bytes=tr["step_bytes"],
+            shuffle_seed=tr["shuffle_seed"],
+            barrier=tr["barrier"],
         ),
         raw=raw,
     )

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import ObjectError
+from bench.paths.training import Consumer, EpochStats, StepBarrier
 from bench.s3.client import Endpoint, translate_error
 
 EVENT_COLUMNS = (
@@ -121,7 +122,21 @@ class HostContext:
     nic: NicCap
     first_byte_delay_s: float
     chunk_bytes: int = 1024 * 1024
+    epochs: int = 1
+    compute_bps: float = 0.0
+    step_bytes: int = 1024 * 1024
+    barriers: list[StepBarrier] | None = None  # one per epoch, shared by all hosts of the job
     options: dict[str, Any] = field(default_factory=dict)
+
+    def consumer(self, epoch: int) -> Consumer:
+        """The simulated training loop of this host for ``epoch``."""
+        return Consumer(
+            epoch,
+            compute_bps=self.compute_bps,
+            step_bytes=self.step_bytes,
+            barrier=self.barriers[epoch] if self.barriers else None,
+            clock_t0=self.log.t0,
+        )
 
 
 @dataclass
@@ -134,6 +149,7 @@ class HostOutcome:
     end_s: float
     objects: int
     bytes: int
+    epochs: list[EpochStats] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -214,3 +230,10 @@ async def get_range(
         attempts,
     )
     return received
+
+
+def epoch_order(count: int, shuffle_seed: int | None, epoch: int) -> np.ndarray:
+    """Key order, or a fresh permutation per epoch when a shuffle seed is set."""
+    if shuffle_seed is None:
+        return np.arange(count)
+    return np.random.default_rng([shuffle_seed, epoch]).permutation(count)

@@ -1,4 +1,5 @@
-"""File mode: download the host's shard onto its volume before training starts.
+"""File mode: download the host's shard onto its volume before training starts, then train
+from the volume.
 
 The host's ``startup_s`` runs from the job's start to the last byte of its shard on the volume.
 """
@@ -7,25 +8,34 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
-from bench.paths.base import HostContext, HostOutcome, get_range
+import numpy as np
+
+from bench.paths.training import EpochStats
+from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
 
 MODE = "file"
+
+
+def _local_path(ctx: HostContext, key: str) -> Path:
+    prefix = ctx.plan.prefix
+    relative = key[len(prefix) :] if key.startswith(prefix) else key
+    return ctx.volume / "data" / ctx.channel / relative
 
 
 async def download_shard(ctx: HostContext) -> float:
     """Download every object of the plan with ``ctx.concurrency`` connections; return end time."""
     plan = ctx.plan
-    data_dir = ctx.volume / "data" / ctx.channel
-    data_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.volume / "data" / ctx.channel).mkdir(parents=True, exist_ok=True)
     next_index = iter(range(len(plan.keys)))
 
     async def worker() -> None:
         for i in next_index:
             key = plan.keys[i]
-            relative = key[len(plan.prefix) :] if key.startswith(plan.prefix) else key
-            path = data_dir / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = _local_path(ctx, key)
+            if "/" in key[len(plan.prefix) :]:
+                path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
 
@@ -41,13 +51,39 @@ async def download_shard(ctx: HostContext) -> float:
     return ctx.log.now()
 
 
+async def _read_local(fd: int, nbytes: int) -> bytes:
+    return os.read(fd, nbytes)
+
+
+async def train_epoch(ctx: HostContext, epoch: int, order: np.ndarray) -> EpochStats:
+    """One epoch of training from the local volume: every file, in ``order``, step by step."""
+    consumer = ctx.consumer(epoch)
+    for i in order:
+        fd = os.open(_local_path(ctx, ctx.plan.keys[int(i)]), os.O_RDONLY)
+        try:
+            while True:
+                data = await consumer.take(_read_local(fd, ctx.step_bytes))
+                if not data:
+                    break
+                await consumer.consumed(len(data))
+        finally:
+            os.close(fd)
+    return await consumer.finish()
+
+
 async def run_host(ctx: HostContext) -> HostOutcome:
-    end_s = await download_shard(ctx)
+    startup_s = await download_shard(ctx)
+    epochs = []
+    for epoch in range(ctx.epochs):
+        order = epoch_order(len(ctx.plan.keys), ctx.options.get("shuffle_seed"), epoch)
+        epochs.append(await train_epoch(ctx, epoch, order))
     return HostOutcome(
         host=ctx.plan.host,
         mode=MODE,
-        startup_s=end_s,
-        end_s=end_s,
+        startup_s=startup_s,
+        end_s=epochs[-1].end_s if epochs else startup_s,
         objects=len(ctx.plan.keys),
         bytes=ctx.plan.total_bytes,
+        epochs=epochs,
     )
+

@@ -1,0 +1,184 @@
+"""FastFile mode: the channel prefix is listed at start (that listing is the startup), then
+bytes are fetched on demand as the training code reads the files.
+
+``S3File`` is the file-like object the consumer reads: ``read``, ``readinto``, ``seek``,
+``tell``. Reads that continue where the last one ended are served from parts of ``part_size``
+bytes with ``read_ahead`` parts fetched ahead; any other read fetches just the bytes asked for,
+which is why random access is slower. Memory per open file is bounded by
+(read_ahead + 1) × part_size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import numpy as np
+
+from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
+from bench.paths.training import EpochStats
+from bench.s3.client import translate_error
+from bench.s3.listing import list_prefix
+
+MODE = "fastfile"
+
+
+class S3File:
+    """A read-only view of one S3 object, fetched on demand with sequential read-ahead."""
+
+    def __init__(
+        self, ctx: HostContext, epoch: int, key: str, size: int, *, part_size: int, read_ahead: int
+    ) -> None:
+        self.ctx = ctx
+        self.epoch = epoch
+        self.key = key
+        self.size = size
+        self.part_size = part_size
+        self.read_ahead = read_ahead
+        self._position = 0
+        self._sequential_end = 0  # where the last read ended
+        self._parts: dict[int, asyncio.Task[bytes]] = {}
+        self.bytes_fetched = 0
+
+    # -- file-like surface ------------------------------------------------------------------
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._position = base + offset
+        return self._position
+
+    async def read(self, size: int = -1) -> bytes:
+        start = self._position
+        if size < 0 or start + size > self.size:
+            size = max(0, self.size - start)
+        if size == 0:
+            return b""
+        if start == self._sequential_end:
+            data = await self._read_parts(start, size)
+        else:
+            data = await self._fetch(start, size)
+        self._position = self._sequential_end = start + len(data)
+        return data
+
+    async def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = await self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        for task in self._parts.values():
+            task.cancel()
+        self._parts.clear()
+
+    # -- fetching ---------------------------------------------------------------------------
+    async def _fetch(self, offset: int, length: int) -> bytes:
+        pieces: list[bytes] = []
+
+        async def sink(chunk: bytes) -> None:
+            pieces.append(chunk)
+
+        await get_range(self.ctx, MODE, self.epoch, self.key, offset, length, sink)
+        self.bytes_fetched += length
+        return b"".join(pieces)
+
+    def _part(self, number: int) -> asyncio.Task[bytes]:
+        task = self._parts.get(number)
+        if task is None:
+            offset = number * self.part_size
+            length = min(self.part_size, self.size - offset)
+            task = asyncio.create_task(self._fetch(offset, length))
+            self._parts[number] = task
+        return task
+
+    async def _read_parts(self, start: int, size: int) -> bytes:
+        first = start // self.part_size
+        last = (start + size - 1) // self.part_size
+        parts_in_file = (self.size + self.part_size - 1) // self.part_size
+        for number in range(first, min(last + 1 + self.read_ahead, parts_in_file)):
+            self._part(number)
+        for number in [n for n in self._parts if n < first]:
+            self._parts.pop(number).cancel()
+        chunks = [await self._parts[n] for n in range(first, last + 1)]
+        data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
+        skip = start - first * self.part_size
+        return data[skip : skip + size]
+
+
+async def list_channel(ctx: HostContext) -> dict[str, int]:
+    """The startup listing: ListObjectsV2 over the channel prefix, sequential pages."""
+    plan = ctx.plan
+    started = ctx.log.now()
+    try:
+        listing = await list_prefix(ctx.client, plan.bucket, plan.prefix)
+    except Exception as exc:
+        raise translate_error(exc, endpoint=ctx.endpoint, bucket=plan.bucket) from exc
+    clock = started
+    for page, seconds in enumerate(listing.page_times_s):
+        ctx.log.add(MODE, plan.host, 0, "LIST", plan.prefix, page, 0, clock, clock + seconds,
+                    clock + seconds, 1)
+        clock += seconds
+    return dict(zip(listing.keys, listing.sizes, strict=True))
+
+
+async def train_epoch(
+    ctx: HostContext, epoch: int, index: dict[str, int], rng: np.random.Generator
+) -> EpochStats:
+    """One epoch over the host's files, sequential (whole files in order) or random (reads of
+    ``record_size`` at random offsets, ``reads_per_file`` a file)."""
+    opts = ctx.options
+    part_size = int(opts.get("part_size", 8 * 1024 * 1024))
+    read_ahead = int(opts.get("read_ahead", 2))
+    random_access = opts.get("access") == "random"
+    record_size = int(opts.get("record_size", 64 * 1024))
+    reads_per_file = int(opts.get("reads_per_file", 4))
+    consumer = ctx.consumer(epoch)
+    order = epoch_order(len(ctx.plan.keys), opts.get("shuffle_seed"), epoch)
+    for i in order:
+        key = ctx.plan.keys[int(i)]
+        size = index.get(key, int(ctx.plan.sizes[int(i)]))
+        handle = S3File(ctx, epoch, key, size, part_size=part_size, read_ahead=read_ahead)
+        try:
+            if random_access:
+                offsets = rng.integers(0, max(1, size - record_size + 1), size=reads_per_file)
+                for offset in offsets:
+                    handle.seek(int(offset))
+                    data = await consumer.take(handle.read(record_size))
+                    await consumer.consumed(len(data))
+            else:
+                while data := await consumer.take(handle.read(ctx.step_bytes)):
+                    await consumer.consumed(len(data))
+        finally:
+            handle.close()
+    return await consumer.finish()
+
+
+async def run_host(ctx: HostContext) -> HostOutcome:
+    index = await list_channel(ctx)
+    listed_s = ctx.log.now()
+    missing = [k for k in ctx.plan.keys if k not in index]
+    if missing:
+        from bench.errors import ObjectError
+
+        raise ObjectError(
+            f"s3://{ctx.plan.bucket}/{missing[0]}: not in the listing of "
+            f"s3://{ctx.plan.bucket}/{ctx.plan.prefix} ({len(missing)} keys missing)",
+            bucket=ctx.plan.bucket,
+            key=missing[0],
+        )
+    rng = np.random.default_rng([int(ctx.options.get("seed", 0)), ctx.plan.host])
+    epochs = [await train_epoch(ctx, epoch, index, rng) for epoch in range(ctx.epochs)]
+    first_byte = epochs[0].first_byte_s
+    return HostOutcome(
+        host=ctx.plan.host,
+        mode=MODE,
+        startup_s=first_byte if first_byte >= 0 else listed_s,
+        end_s=epochs[-1].end_s,
+        objects=len(ctx.plan.keys),
+        bytes=ctx.plan.total_bytes,
+        epochs=epochs,
+        extra={"listing_s": listed_s},
+    )

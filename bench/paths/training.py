@@ -1,0 +1,135 @@
+"""The simulated training consumer that sits behind every data path.
+
+It takes data in steps of ``step_bytes``; each step computes for ``step_bytes / compute_bps``
+seconds (an asyncio sleep: the accelerator is busy, the loop is free to keep fetching). Time
+spent waiting for data is ``stall_s``; time spent waiting at the global step barrier for slower
+hosts is ``barrier_s``. Accelerator utilisation is compute / (compute + stall + barrier).
+A ``compute_bps`` of 0 means a consumer that takes data as fast as it arrives (no compute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class StepBarrier:
+    """A global step: every host still training waits here until all have finished the step.
+
+    Hosts with fewer steps (a smaller shard) leave when their epoch ends; the rest go on
+    without them, as data-parallel jobs do when a rank runs out of data.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self._arrived = 0
+        self._generation = 0
+        self._condition = asyncio.Condition()
+
+    async def wait(self) -> None:
+        async with self._condition:
+            generation = self._generation
+            self._arrived += 1
+            if self._arrived >= self.parties:
+                self._release()
+                return
+            await self._condition.wait_for(lambda: self._generation != generation)
+
+    async def leave(self) -> None:
+        async with self._condition:
+            self.parties -= 1
+            if self.parties > 0 and self._arrived >= self.parties:
+                self._release()
+
+    def _release(self) -> None:
+        self._arrived = 0
+        self._generation += 1
+        self._condition.notify_all()
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    start_s: float = 0.0
+    end_s: float = 0.0
+    first_byte_s: float = -1.0
+    bytes: int = 0
+    compute_s: float = 0.0
+    stall_s: float = 0.0
+    barrier_s: float = 0.0
+    steps: int = 0
+
+    @property
+    def epoch_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def au(self) -> float:
+        busy = self.compute_s + self.stall_s + self.barrier_s
+        return self.compute_s / busy if busy > 0 else float("nan")
+
+
+class Consumer:
+    """One host's training loop for one epoch. Call ``take`` around every read of data, then
+    ``finish`` at the end of the epoch."""
+
+    def __init__(
+        self,
+        epoch: int,
+        *,
+        compute_bps: float,
+        step_bytes: int,
+        barrier: StepBarrier | None,
+        clock_t0: float,
+    ) -> None:
+        self.compute_bps = compute_bps
+        self.step_bytes = step_bytes
+        self.barrier = barrier
+        self._t0 = clock_t0
+        self._pending = 0
+        self.stats = EpochStats(epoch, start_s=self.now())
+
+    def now(self) -> float:
+        return time.perf_counter() - self._t0
+
+    async def take(self, read: Awaitable[T]) -> T:
+        """Await a read of data, counting the wait as stall."""
+        started = time.perf_counter()
+        data = await read
+        self.stats.stall_s += time.perf_counter() - started
+        return data
+
+    async def consumed(self, nbytes: int) -> None:
+        """Account ``nbytes`` that just arrived; run every step they complete."""
+        if nbytes and self.stats.first_byte_s < 0:
+            self.stats.first_byte_s = self.now()
+        self.stats.bytes += nbytes
+        self._pending += nbytes
+        while self._pending >= self.step_bytes:
+            self._pending -= self.step_bytes
+            await self._step(self.step_bytes)
+
+    async def finish(self) -> EpochStats:
+        if self._pending:
+            await self._step(self._pending)
+            self._pending = 0
+        if self.barrier is not None:
+            await self.barrier.leave()
+        self.stats.end_s = self.now()
+        return self.stats
+
+    async def _step(self, nbytes: int) -> None:
+        self.stats.steps += 1
+        if self.compute_bps > 0:
+            started = time.perf_counter()
+            await asyncio.sleep(nbytes / self.compute_bps)
+            self.stats.compute_s += time.perf_counter() - started
+        if self.barrier is not None:
+            started = time.perf_counter()
+            await self.barrier.wait()
+            self.stats.barrier_s += time.perf_counter() - started
