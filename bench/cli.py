@@ -124,8 +124,10 @@ def format_hosts(hosts: object, *, max_hosts: int = 16) -> str:
     columns += [c for c in ("epoch_s", "stall_s", "au", "gets", "lists") if c in view.columns]
     columns += ["mb_per_s"]
     if (view.groupby("mode").size() > max_hosts).any():
-        view = view.sort_values("startup_s", ascending=False).groupby("mode", sort=False).head(
-            max_hosts
+        view = (
+            view.sort_values("startup_s", ascending=False)
+            .groupby("mode", sort=False)
+            .head(max_hosts)
         )
     return _table(view[columns])
 

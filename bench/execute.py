@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.paths.base import EventLog, HostContext, HostOutcome, HostPlan, NicCap
 from bench.paths.training import StepBarrier
-from bench.s3.client import Endpoint, async_client, client_config
+from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.scenario import Scenario
 
 PATH_MODULES = {
@@ -27,7 +27,10 @@ PATH_MODULES = {
 
 def mode_options(scenario: Scenario, mode: str) -> dict[str, Any]:
     """The per-mode settings a data path reads from ``HostContext.options``."""
-    options: dict[str, Any] = {"shuffle_seed": scenario.training.shuffle_seed}
+    options: dict[str, Any] = {
+        "shuffle_seed": scenario.training.shuffle_seed,
+        "verify": scenario.training.verify,
+    }
     if mode == "pipe":
         options["prefetch"] = scenario.pipe.prefetch
     elif mode == "fastfile":
@@ -74,6 +77,12 @@ async def run_mode(
         contexts = []
         for plan in plans:
             client = await stack.enter_async_context(async_client(endpoint, config))
+            # A first request sets up the HTTP session and a connection; without it the first
+            # GET of every host would carry ~100 ms of client-side setup into startup_s.
+            try:
+                await client.head_bucket(Bucket=plan.bucket)
+            except Exception as exc:
+                raise translate_error(exc, endpoint=endpoint, bucket=plan.bucket) from exc
             volume = volumes / f"host-{plan.host:04d}"
             volume.mkdir(parents=True, exist_ok=True)
             contexts.append(

@@ -132,6 +132,8 @@ def epoch_table(mode: str, outcomes: list[HostOutcome]) -> Any:
             "au": e.au,
             "bytes": e.bytes,
             "steps": e.steps,
+            "source": e.source,
+            "sha256": e.sha256,
         }
         for o in outcomes
         for e in o.epochs
@@ -169,7 +171,9 @@ def host_table(mode: str, outcomes: list[HostOutcome], events: Any, epochs: Any)
         if per_epoch is not None and o.host in per_epoch.groups:
             mine = per_epoch.get_group(o.host)
             compute, stall, barrier = (
-                mine["compute_s"].sum(), mine["stall_s"].sum(), mine["barrier_s"].sum()
+                mine["compute_s"].sum(),
+                mine["stall_s"].sum(),
+                mine["barrier_s"].sum(),
             )
             busy = compute + stall + barrier
             row.update(

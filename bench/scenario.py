@@ -83,6 +83,7 @@ class TrainingConfig:
     step_bytes: int
     shuffle_seed: int | None  # None: key order every epoch
     barrier: bool  # a global step waits for the slowest host
+    verify: bool  # hash every byte the consumer takes (costs client CPU)
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,7 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "step_bytes": (_size(1), 1024 * 1024),
         "shuffle_seed": (_optional_int, None),
         "barrier": (_bool, True),
+        "verify": (_bool, False),
     },
 }
 
@@ -438,6 +440,7 @@ def build_scenario(
             step_bytes=tr["step_bytes"],
             shuffle_seed=tr["shuffle_seed"],
             barrier=tr["barrier"],
+            verify=tr["verify"],
         ),
         raw=raw,
     )

@@ -32,9 +32,15 @@ def test_quickstart_end_to_end(tmp_path):
     assert summary["schema_version"] == 1 and summary["status"] == "ok"
     assert summary["environment"]["endpoint"]["kind"] == "embedded"
     assert "stagebench-local-only" not in (run_dir / "summary.json").read_text()
-    assert len(hosts) == 4 and hosts["objects"].sum() == summary["dataset"]["objects"]
-    assert events["bytes"].sum() == summary["dataset"]["bytes"]
-    assert "startup_s" in done.stdout and "file: job startup" in done.stdout
+    modes = summary["scenario"]["config"]["modes"]["run"]
+    assert len(hosts) == 4 * len(modes)
+    for mode in modes:
+        assert hosts[hosts["mode"] == mode]["objects"].sum() == summary["dataset"]["objects"]
+    file_gets = events[(events["mode"] == "file") & (events["op"] == "GET")]
+    assert file_gets["bytes"].sum() == summary["dataset"]["bytes"]
+    assert (run_dir / "epochs.csv").stat().st_size > 0
+    for mode in modes:  # the comparison table has a row per mode
+        assert any(line.split()[:1] == [mode] for line in done.stdout.splitlines())
 
 
 def test_bad_scenario_is_one_line_exit_2(tmp_path):
@@ -59,7 +65,33 @@ def test_unreachable_endpoint_is_one_line(tmp_path):
         "http://127.0.0.1:9",
         "--results",
         str(tmp_path),
+        env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"},
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "cannot reach" in done.stderr and "127.0.0.1:9" in done.stderr
+
+
+def test_missing_credentials_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "scenarios/quickstart.toml",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--results",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no AWS credentials" in done.stderr and "--profile" in done.stderr

@@ -136,6 +136,7 @@ class HostContext:
             step_bytes=self.step_bytes,
             barrier=self.barriers[epoch] if self.barriers else None,
             clock_t0=self.log.t0,
+            verify=bool(self.options.get("verify")),
         )
 
 

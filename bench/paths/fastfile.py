@@ -118,8 +118,19 @@ async def list_channel(ctx: HostContext) -> dict[str, int]:
         raise translate_error(exc, endpoint=ctx.endpoint, bucket=plan.bucket) from exc
     clock = started
     for page, seconds in enumerate(listing.page_times_s):
-        ctx.log.add(MODE, plan.host, 0, "LIST", plan.prefix, page, 0, clock, clock + seconds,
-                    clock + seconds, 1)
+        ctx.log.add(
+            MODE,
+            plan.host,
+            0,
+            "LIST",
+            plan.prefix,
+            page,
+            0,
+            clock,
+            clock + seconds,
+            clock + seconds,
+            1,
+        )
         clock += seconds
     return dict(zip(listing.keys, listing.sizes, strict=True))
 
@@ -147,10 +158,10 @@ async def train_epoch(
                 for offset in offsets:
                     handle.seek(int(offset))
                     data = await consumer.take(handle.read(record_size))
-                    await consumer.consumed(len(data))
+                    await consumer.consumed(data)
             else:
                 while data := await consumer.take(handle.read(ctx.step_bytes)):
-                    await consumer.consumed(len(data))
+                    await consumer.consumed(data)
         finally:
             handle.close()
     return await consumer.finish()

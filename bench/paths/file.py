@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.paths.training import EpochStats
 from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
+from bench.paths.training import EpochStats
 
 MODE = "file"
 
@@ -65,7 +65,7 @@ async def train_epoch(ctx: HostContext, epoch: int, order: np.ndarray) -> EpochS
                 data = await consumer.take(_read_local(fd, ctx.step_bytes))
                 if not data:
                     break
-                await consumer.consumed(len(data))
+                await consumer.consumed(data)
         finally:
             os.close(fd)
     return await consumer.finish()
@@ -86,4 +86,3 @@ async def run_host(ctx: HostContext) -> HostOutcome:
         bytes=ctx.plan.total_bytes,
         epochs=epochs,
     )
-

@@ -95,13 +95,14 @@ async def stream_epoch(ctx: HostContext, epoch: int) -> EpochStats:
         order = epoch_order(len(ctx.plan.keys), ctx.options.get("shuffle_seed"), epoch)
         prefetch = int(ctx.options.get("prefetch", 4))
         consumer = ctx.consumer(epoch)
+        consumer.stats.source = path.name
         producer = asyncio.create_task(_write_epoch(ctx, epoch, order, writer, prefetch))
         try:
             while True:
                 data = await consumer.take(reader.read(ctx.step_bytes))
                 if not data:
                     break
-                await consumer.consumed(len(data))
+                await consumer.consumed(data)
             await producer
         finally:
             producer.cancel()

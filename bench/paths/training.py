@@ -2,7 +2,8 @@
 
 It takes data in steps of ``step_bytes``; each step computes for ``step_bytes / compute_bps``
 seconds (an asyncio sleep: the accelerator is busy, the loop is free to keep fetching). Time
-spent waiting for data is ``stall_s``; time spent waiting at the global step barrier for slower
+spent waiting for data is ``stall_s`` (except the wait for the job's first byte, which is
+startup); time spent waiting at the global step barrier for slower
 hosts is ``barrier_s``. Accelerator utilisation is compute / (compute + stall + barrier).
 A ``compute_bps`` of 0 means a consumer that takes data as fast as it arrives (no compute).
 """
@@ -10,6 +11,7 @@ A ``compute_bps`` of 0 means a consumer that takes data as fast as it arrives (n
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -63,6 +65,8 @@ class EpochStats:
     stall_s: float = 0.0
     barrier_s: float = 0.0
     steps: int = 0
+    source: str = ""  # what the consumer read: the FIFO's name in Pipe mode
+    sha256: str = ""  # of every byte the consumer took, in order (when verifying)
 
     @property
     def epoch_s(self) -> float:
@@ -86,26 +90,38 @@ class Consumer:
         step_bytes: int,
         barrier: StepBarrier | None,
         clock_t0: float,
+        verify: bool = False,
     ) -> None:
         self.compute_bps = compute_bps
         self.step_bytes = step_bytes
         self.barrier = barrier
         self._t0 = clock_t0
         self._pending = 0
+        self._digest = hashlib.sha256() if verify else None
         self.stats = EpochStats(epoch, start_s=self.now())
 
     def now(self) -> float:
         return time.perf_counter() - self._t0
 
     async def take(self, read: Awaitable[T]) -> T:
-        """Await a read of data, counting the wait as stall."""
+        """Await a read of data, counting the wait as stall.
+
+        In epoch 0 the wait for the very first byte is the job's startup (reported as
+        ``startup_s``), not a stall: the epoch's clock starts at that first byte.
+        """
         started = time.perf_counter()
         data = await read
-        self.stats.stall_s += time.perf_counter() - started
+        if self.stats.epoch == 0 and self.stats.first_byte_s < 0:
+            self.stats.start_s = self.now()
+        else:
+            self.stats.stall_s += time.perf_counter() - started
         return data
 
-    async def consumed(self, nbytes: int) -> None:
-        """Account ``nbytes`` that just arrived; run every step they complete."""
+    async def consumed(self, data: bytes) -> None:
+        """Account data that just arrived; run every step it completes."""
+        nbytes = len(data)
+        if self._digest is not None:
+            self._digest.update(data)
         if nbytes and self.stats.first_byte_s < 0:
             self.stats.first_byte_s = self.now()
         self.stats.bytes += nbytes
@@ -118,6 +134,8 @@ class Consumer:
         if self._pending:
             await self._step(self._pending)
             self._pending = 0
+        if self._digest is not None:
+            self.stats.sha256 = self._digest.hexdigest()
         if self.barrier is not None:
             await self.barrier.leave()
         self.stats.end_s = self.now()
