@@ -146,7 +146,14 @@ def host_table(mode: str, outcomes: list[HostOutcome], events: Any, epochs: Any)
     import pandas as pd
 
     gets = events[events["op"] == "GET"]
-    latency = (gets["first_byte_s"] - gets["start_s"]).groupby(gets["host"])
+    latency_ms = (
+        gets.assign(latency_ms=(gets["first_byte_s"] - gets["start_s"]) * 1e3)
+        .groupby("host")["latency_ms"]
+        .quantile([0.5, 0.9, 0.99])
+        .unstack()
+        if len(gets)
+        else None
+    )
     per_epoch = epochs.groupby("host") if len(epochs) else None
     rows = []
     for o in outcomes:
@@ -165,9 +172,9 @@ def host_table(mode: str, outcomes: list[HostOutcome], events: Any, epochs: Any)
         }
         download_s = o.startup_s if mode == "file" else o.end_s
         row["mb_per_s"] = row["bytes_fetched"] / download_s / 1e6 if download_s > 0 else 0.0
-        if o.host in latency.groups:
-            q = latency.get_group(o.host).quantile([0.5, 0.9, 0.99]).to_numpy()
-            row.update(fb_p50_ms=q[0] * 1e3, fb_p90_ms=q[1] * 1e3, fb_p99_ms=q[2] * 1e3)
+        if latency_ms is not None and o.host in latency_ms.index:
+            q = latency_ms.loc[o.host].to_numpy()
+            row.update(fb_p50_ms=q[0], fb_p90_ms=q[1], fb_p99_ms=q[2])
         if per_epoch is not None and o.host in per_epoch.groups:
             mine = per_epoch.get_group(o.host)
             compute, stall, barrier = (
