@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from tests.conftest import REPO
 
@@ -95,3 +96,24 @@ def test_missing_credentials_is_one_line(tmp_path):
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "no AWS credentials" in done.stderr and "--profile" in done.stderr
+
+
+def test_skew_command_writes_table_and_charts(tmp_path):
+    done = stagebench(
+        "skew", "scenarios/quickstart.toml", "--hosts", "16", "--results", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = tmp_path.iterdir()
+    table = pd.read_csv(run_dir / "skew.csv")
+    by_strategy = table.set_index("strategy")["imbalance_ratio"]
+    assert by_strategy["uniform"] == pytest.approx(1.0, abs=1e-6)
+    assert by_strategy["sharded-by-s3-key"] >= by_strategy["bytes-balanced"] >= 1.0
+    assert (run_dir / "bytes_per_host.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "assumption: ShardedByS3Key" in done.stdout
+    assert "sharded-by-s3-key" in done.stdout
+
+
+def test_skew_bad_throughput_is_one_line(tmp_path):
+    done = stagebench("skew", "scenarios/quickstart.toml", "--throughput", "fast")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "--throughput" in done.stderr
