@@ -8,6 +8,8 @@ stagebench serve             the embedded S3 server, standalone
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--hosts", type=int, help="override cluster.hosts")
     run.add_argument("--modes", help="override modes.run, comma-separated: file,pipe,fastfile")
     run.add_argument("--keep-volumes", action="store_true", help="keep the hosts' volume folders")
+    run.add_argument("--yes", action="store_true", help="accept the estimated AWS cost")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     _common(run)
 
@@ -61,6 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the embedded S3 server until Ctrl-C")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     _common(serve)
+
+    clean = commands.add_parser(
+        "clean", help="delete a dataset stagebench created (only the keys it wrote)"
+    )
+    clean.add_argument("target", help="a scenario file, or s3://bucket/prefix/")
+    clean.add_argument("--endpoint", help="'embedded', 'aws' or an http(s) URL")
+    clean.add_argument("--profile", help="AWS profile")
+    clean.add_argument("--yes", action="store_true", help="delete without asking")
+    _common(clean)
+
+    # Commands of the model side register themselves (each sets ``func`` on its parser).
+    try:
+        from bench import modelcmd
+    except ImportError:
+        modelcmd = None
+    if modelcmd is not None:
+        modelcmd.register(commands, _common)
     return parser
 
 
@@ -87,17 +107,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
         keep_volumes=args.keep_volumes,
         say=lambda text: print(text, file=sys.stderr),
+        confirm=(lambda _: True) if args.yes else _ask_if_terminal,
     )
     if len(result.hosts):
         print(format_hosts(result.hosts))
         print()
         print(format_comparison(result.summary["modes"]))
     print(f"results: {result.run_dir}")
+    if result.status == "interrupted":
+        print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
+        return 130
     if result.error is not None:
-        if isinstance(result.error, StagebenchError | KeyboardInterrupt):
-            raise StagebenchError(f"run {result.status}: {result.error or 'interrupted'}") from (
-                result.error
-            )
+        if isinstance(result.error, StagebenchError):
+            raise StagebenchError(f"run {result.status}: {result.error}") from result.error
         raise result.error
     return 0
 
@@ -174,7 +196,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "skew": cmd_skew, "serve": cmd_serve}
+def cmd_clean(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bench.s3.clean import execute_clean, plan_clean
+    from bench.s3.endpoint import open_endpoint
+    from bench.scenario import load_scenario, parse_s3_uri
+
+    region, profile = "us-east-1", args.profile
+    if args.target.startswith("s3://"):
+        try:
+            bucket, prefix = parse_s3_uri(args.target)
+        except ValueError as exc:
+            raise StagebenchError(f"{args.target}: {exc}") from exc
+        spec = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "aws"
+    else:
+        scenario = load_scenario(args.target)
+        bucket, prefix = scenario.dataset.bucket, scenario.dataset.prefix
+        spec = args.endpoint or scenario.storage.endpoint
+        region, profile = scenario.storage.region, profile or scenario.storage.profile
+    if spec == "embedded":
+        raise StagebenchError(
+            "the embedded server forgets its data when the command ends: nothing to clean; "
+            "give --endpoint for a server started with 'stagebench serve' or for AWS"
+        )
+    with open_endpoint(spec, region=region, profile=profile) as endpoint:
+        plan = asyncio.run(plan_clean(endpoint, bucket, prefix))
+        print(
+            f"s3://{bucket}/{prefix}: {len(plan.keys)} objects ({plan.bytes / 1e6:.1f} MB) "
+            f"written by stagebench; {plan.others} other objects will be kept"
+        )
+        if not args.yes and not _confirm("delete them?"):
+            print("nothing deleted")
+            return 1
+        removed_bucket = asyncio.run(execute_clean(endpoint, plan))
+    print(f"deleted {len(plan.keys)} objects" + (f" and bucket {bucket}" if removed_bucket else ""))
+    return 0
+
+
+def _ask_if_terminal(question: str) -> bool:
+    """Ask on a terminal; elsewhere the answer is no (the error then names --yes)."""
+    return sys.stdin.isatty() and input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise StagebenchError(f"{question} needs an answer: run in a terminal or pass --yes")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+COMMANDS = {"run": cmd_run, "skew": cmd_skew, "serve": cmd_serve, "clean": cmd_clean}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,10 +255,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug
+    # SIGTERM stops a run as Ctrl-C does: readers stop, FIFOs and volumes are removed, partial
+    # results are written, the embedded server is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"
     try:
-        return COMMANDS[args.command](args)
+        handler = COMMANDS.get(args.command) or args.func
+        return handler(args)
     except StagebenchError as exc:
         if debug:
             raise

@@ -30,6 +30,7 @@ def mode_options(scenario: Scenario, mode: str) -> dict[str, Any]:
     options: dict[str, Any] = {
         "shuffle_seed": scenario.training.shuffle_seed,
         "verify": scenario.training.verify,
+        "verify_etag": scenario.storage.verify_etag,
     }
     if mode == "pipe":
         options["prefetch"] = scenario.pipe.prefetch
@@ -53,8 +54,12 @@ async def run_mode(
     endpoint: Endpoint,
     scenario: Scenario,
     volumes: Path,
+    log: EventLog | None = None,
 ) -> tuple[list[HostOutcome], EventLog]:
-    """Play ``mode`` for every host at once; the job starts when the first host starts."""
+    """Play ``mode`` for every host at once; the job starts when the first host starts.
+
+    Pass ``log`` to keep the events of a mode that fails or is interrupted half-way.
+    """
     module = importlib.import_module(PATH_MODULES[mode])
     cluster = scenario.cluster
     config = client_config(
@@ -62,7 +67,7 @@ async def run_mode(
         max_attempts=scenario.storage.max_attempts,
         checksum_validation=scenario.storage.checksum_validation,
     )
-    log = EventLog(time.perf_counter())
+    log = log if log is not None else EventLog(time.perf_counter())
     options = mode_options(scenario, mode)
     training = scenario.training
     barriers = (

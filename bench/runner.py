@@ -20,7 +20,7 @@ import numpy as np
 from bench import results as results_io
 from bench.dataset import Dataset, build_dataset, dataset_from_listing
 from bench.errors import StagebenchError
-from bench.paths.base import EVENT_COLUMNS, HostOutcome, HostPlan
+from bench.paths.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.endpoint import open_endpoint
 from bench.scenario import Scenario
@@ -80,14 +80,27 @@ async def _list_existing(endpoint: Endpoint, scenario: Scenario) -> Dataset:
 
 
 def prepare_dataset(
-    endpoint: Endpoint, scenario: Scenario, *, progress: bool
+    endpoint: Endpoint,
+    scenario: Scenario,
+    *,
+    progress: bool,
+    confirm: Callable[[str], bool] | None = None,
 ) -> tuple[Dataset, dict[str, Any]]:
-    """Build the dataset and make sure the endpoint holds it."""
+    """Build the dataset and make sure the endpoint holds it.
+
+    On AWS, the run's requests and cost are estimated first and ``confirm`` is asked when they
+    pass ``CONFIRM_ABOVE_USD``.
+    """
     if scenario.dataset.source == "s3":
-        return asyncio.run(_list_existing(endpoint, scenario)), {"populate": "read as is"}
+        dataset, extra = asyncio.run(_list_existing(endpoint, scenario)), {"populate": "read as is"}
+    else:
+        dataset, extra = build_dataset(scenario.dataset), {}
+    if endpoint.kind == "aws":
+        _confirm_cost(dataset, scenario, confirm)
+    if scenario.dataset.source == "s3":
+        return dataset, extra
     from bench.s3.populate import populate_async
 
-    dataset = build_dataset(scenario.dataset)
     report = asyncio.run(
         populate_async(
             endpoint,
@@ -102,6 +115,36 @@ def prepare_dataset(
         )
     )
     return dataset, {"populate": report.__dict__}
+
+
+def _confirm_cost(
+    dataset: Dataset, scenario: Scenario, confirm: Callable[[str], bool] | None
+) -> None:
+    from bench.cost import CONFIRM_ABOVE_USD, estimate_run
+
+    plans = shard_plans(
+        dataset,
+        scenario.cluster.hosts,
+        scenario.distribution.type,
+        scenario.distribution.assignment,
+    )
+    estimate = estimate_run(
+        objects_per_host=[len(p.keys) for p in plans],
+        bytes_per_host=[p.total_bytes for p in plans],
+        modes=scenario.modes,
+        epochs=scenario.training.epochs,
+        populate_objects=dataset.objects if dataset.owned else 0,
+        populate_bytes=dataset.total_bytes if dataset.owned else 0,
+        listed_keys=dataset.objects,
+    )
+    worst = estimate.request_usd + estimate.egress_usd
+    message = f"this run against AWS makes {estimate.describe()}"
+    if worst <= CONFIRM_ABOVE_USD:
+        return
+    if confirm is None or not confirm(message + "; go on?"):
+        raise StagebenchError(
+            f"not started: {message}; pass --yes to accept or shrink the scenario"
+        )
 
 
 def _check_disk(volume_root: Path, needed: int) -> None:
@@ -238,6 +281,7 @@ def run_scenario(
     progress: bool = True,
     keep_volumes: bool = False,
     say: Callable[[str], None] = print,
+    confirm: Callable[[str], bool] | None = None,
 ) -> RunResult:
     """Run every mode of ``scenario`` and write the run folder. Raises nothing the user
     cannot read: a StagebenchError propagates after the partial results are written."""
@@ -256,6 +300,7 @@ def run_scenario(
     dataset: Dataset | None = None
     endpoint_info: tuple[str, str | None] = (spec, None)
     volumes: Path | None = None
+    partial_log: EventLog | None = None
     try:
         with open_endpoint(
             spec, region=scenario.storage.region, profile=profile or scenario.storage.profile
@@ -263,7 +308,7 @@ def run_scenario(
             endpoint_info = (endpoint.kind, endpoint.url)
             say(f"endpoint: {endpoint.describe()}")
             t = time.perf_counter()
-            dataset, extra = prepare_dataset(endpoint, scenario, progress=progress)
+            dataset, extra = prepare_dataset(endpoint, scenario, progress=progress, confirm=confirm)
             say(
                 f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
                 f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - t:.1f} s)"
@@ -281,10 +326,20 @@ def run_scenario(
                 if mode == "file":
                     _check_disk(volumes, sum(p.total_bytes for p in plans))
                 say(f"mode {mode}: {len(plans)} hosts ...")
-                outcomes, log = asyncio.run(
-                    run_mode(mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes)
+                # Events live outside the mode's run, so a failure keeps what was measured.
+                partial_log = EventLog(time.perf_counter())
+                outcomes, _ = asyncio.run(
+                    run_mode(
+                        mode,
+                        plans,
+                        endpoint=endpoint,
+                        scenario=scenario,
+                        volumes=volumes,
+                        log=partial_log,
+                    )
                 )
-                events = log.frame()
+                events = partial_log.frame()
+                partial_log = None
                 mode_epochs = epoch_table(mode, outcomes)
                 event_tables.append(events)
                 epoch_tables.append(mode_epochs)
@@ -299,6 +354,8 @@ def run_scenario(
     finally:
         if volumes is not None and not keep_volumes:
             shutil.rmtree(volumes, ignore_errors=True)
+    if partial_log is not None and partial_log.rows:
+        event_tables.append(partial_log.frame())  # the requests of the mode that stopped
 
     hosts = pd.concat(host_tables, ignore_index=True) if host_tables else pd.DataFrame()
     epochs = pd.concat(epoch_tables, ignore_index=True) if epoch_tables else pd.DataFrame()

@@ -58,6 +58,7 @@ class StorageConfig:
     profile: str | None
     checksum_validation: str
     max_attempts: int
+    verify_etag: bool  # MD5 of whole single-part objects against their ETag
     volume_root: Path | None
 
 
@@ -224,6 +225,7 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "profile": (_text, None),
         "checksum_validation": (_choice(*CHECKSUM_SETTINGS), "when_required"),
         "max_attempts": (_int(1), 5),
+        "verify_etag": (_bool, True),
         "volume_root": (_text, None),
     },
     "modes": {"run": (_modes, ("file",))},
@@ -429,6 +431,7 @@ def build_scenario(
             profile=st["profile"],
             checksum_validation=st["checksum_validation"],
             max_attempts=st["max_attempts"],
+            verify_etag=st["verify_etag"],
             volume_root=Path(volume_root) if volume_root else None,
         ),
         modes=sections["modes"]["run"],
