@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--modes", help="override modes.run, comma-separated: file,pipe,fastfile")
     run.add_argument("--keep-volumes", action="store_true", help="keep the hosts' volume folders")
     run.add_argument("--yes", action="store_true", help="accept the estimated AWS cost")
+    run.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run hosts on a Dask cluster: tcp://scheduler:8786, or local:N worker processes",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     _common(run)
 
@@ -92,6 +97,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         overrides["modes.run"] = [m.strip() for m in args.modes.split(",") if m.strip()]
     if getattr(args, "endpoint", None):
         overrides["storage.endpoint"] = args.endpoint
+    if getattr(args, "dask", None):
+        overrides["execution.engine"] = "dask"
+        overrides["execution.dask"] = args.dask
     return overrides
 
 

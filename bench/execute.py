@@ -47,6 +47,56 @@ def mode_options(scenario: Scenario, mode: str) -> dict[str, Any]:
     return options
 
 
+def _client_config(scenario: Scenario) -> Any:
+    return client_config(
+        max_pool_connections=max(scenario.cluster.concurrency, scenario.pipe.prefetch, 1) + 2,
+        max_attempts=scenario.storage.max_attempts,
+        checksum_validation=scenario.storage.checksum_validation,
+    )
+
+
+async def open_host(
+    stack: contextlib.AsyncExitStack,
+    plan: HostPlan,
+    *,
+    mode: str,
+    endpoint: Endpoint,
+    scenario: Scenario,
+    log: EventLog,
+    volumes: Path,
+    barriers: list[StepBarrier] | None,
+    config: Any,
+) -> HostContext:
+    """A host's client (warmed up), volume and settings, ready before the clock starts."""
+    client = await stack.enter_async_context(async_client(endpoint, config))
+    # A first request sets up the HTTP session and a connection; without it the first GET of
+    # every host would carry ~100 ms of client-side setup into startup_s.
+    try:
+        await client.head_bucket(Bucket=plan.bucket)
+    except Exception as exc:
+        raise translate_error(exc, endpoint=endpoint, bucket=plan.bucket) from exc
+    volume = volumes / f"host-{plan.host:04d}"
+    volume.mkdir(parents=True, exist_ok=True)
+    training = scenario.training
+    return HostContext(
+        plan=plan,
+        client=client,
+        endpoint=endpoint,
+        log=log,
+        volume=volume,
+        channel=scenario.dataset.channel,
+        concurrency=scenario.cluster.concurrency,
+        nic=NicCap(scenario.cluster.nic_bandwidth_bps),
+        first_byte_delay_s=scenario.cluster.first_byte_latency_s,
+        chunk_bytes=scenario.pipe.chunk_size if mode == "pipe" else 1024 * 1024,
+        epochs=training.epochs,
+        compute_bps=training.compute_bps,
+        step_bytes=training.step_bytes,
+        barriers=barriers,
+        options=mode_options(scenario, mode),
+    )
+
+
 async def run_mode(
     mode: str,
     plans: list[HostPlan],
@@ -56,60 +106,86 @@ async def run_mode(
     volumes: Path,
     log: EventLog | None = None,
 ) -> tuple[list[HostOutcome], EventLog]:
-    """Play ``mode`` for every host at once; the job starts when the first host starts.
+    """Play ``mode`` for every host at once on this event loop.
 
     Pass ``log`` to keep the events of a mode that fails or is interrupted half-way.
     """
     module = importlib.import_module(PATH_MODULES[mode])
-    cluster = scenario.cluster
-    config = client_config(
-        max_pool_connections=max(cluster.concurrency, scenario.pipe.prefetch, 1) + 2,
-        max_attempts=scenario.storage.max_attempts,
-        checksum_validation=scenario.storage.checksum_validation,
-    )
+    config = _client_config(scenario)
     log = log if log is not None else EventLog(time.perf_counter())
-    options = mode_options(scenario, mode)
     training = scenario.training
     barriers = (
         [StepBarrier(len(plans)) for _ in range(training.epochs)]
         if training.barrier and len(plans) > 1
         else None
     )
-    chunk_bytes = scenario.pipe.chunk_size if mode == "pipe" else 1024 * 1024
-
     async with contextlib.AsyncExitStack() as stack:
         # Clients exist before the clock starts, as instances do before a job's data phase.
-        contexts = []
-        for plan in plans:
-            client = await stack.enter_async_context(async_client(endpoint, config))
-            # A first request sets up the HTTP session and a connection; without it the first
-            # GET of every host would carry ~100 ms of client-side setup into startup_s.
-            try:
-                await client.head_bucket(Bucket=plan.bucket)
-            except Exception as exc:
-                raise translate_error(exc, endpoint=endpoint, bucket=plan.bucket) from exc
-            volume = volumes / f"host-{plan.host:04d}"
-            volume.mkdir(parents=True, exist_ok=True)
-            contexts.append(
-                HostContext(
-                    plan=plan,
-                    client=client,
-                    endpoint=endpoint,
-                    log=log,
-                    volume=volume,
-                    channel=scenario.dataset.channel,
-                    concurrency=cluster.concurrency,
-                    nic=NicCap(cluster.nic_bandwidth_bps),
-                    first_byte_delay_s=cluster.first_byte_latency_s,
-                    chunk_bytes=chunk_bytes,
-                    epochs=training.epochs,
-                    compute_bps=training.compute_bps,
-                    step_bytes=training.step_bytes,
-                    barriers=barriers,
-                    options=options,
-                )
+        contexts = [
+            await open_host(
+                stack,
+                plan,
+                mode=mode,
+                endpoint=endpoint,
+                scenario=scenario,
+                log=log,
+                volumes=volumes,
+                barriers=barriers,
+                config=config,
             )
+            for plan in plans
+        ]
         log.t0 = time.perf_counter()
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(module.run_host(ctx)) for ctx in contexts]
     return [task.result() for task in tasks], log
+
+
+def run_host_task(
+    mode: str,
+    plan: HostPlan,
+    endpoint: Endpoint,
+    scenario: Scenario,
+    start_at: float,
+) -> tuple[HostOutcome, list[tuple[Any, ...]]]:
+    """One host as a task on a Dask worker: its own event loop, client and volume there.
+
+    Every host starts at the wall-clock time ``start_at`` and times its events from it, so the
+    events of hosts on different workers share one clock (as far as the machines' clocks agree).
+    """
+    return asyncio.run(_run_host_task(mode, plan, endpoint, scenario, start_at))
+
+
+async def _run_host_task(
+    mode: str, plan: HostPlan, endpoint: Endpoint, scenario: Scenario, start_at: float
+) -> tuple[HostOutcome, list[tuple[Any, ...]]]:
+    import shutil
+    import tempfile
+
+    module = importlib.import_module(PATH_MODULES[mode])
+    log = EventLog(time.perf_counter())
+    root = scenario.storage.volume_root
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=root))
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            ctx = await open_host(
+                stack,
+                plan,
+                mode=mode,
+                endpoint=endpoint,
+                scenario=scenario,
+                log=log,
+                volumes=volumes,
+                barriers=None,
+                config=_client_config(scenario),
+            )
+            wait_s = start_at - time.time()
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
+            log.t0 = time.perf_counter() - (time.time() - start_at)
+            outcome = await module.run_host(ctx)
+        return outcome, log.rows
+    finally:
+        shutil.rmtree(volumes, ignore_errors=True)

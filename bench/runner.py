@@ -7,6 +7,7 @@ Whatever has been measured is written even when a later step fails or the user i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 import time
@@ -302,9 +303,14 @@ def run_scenario(
     volumes: Path | None = None
     partial_log: EventLog | None = None
     try:
-        with open_endpoint(
-            spec, region=scenario.storage.region, profile=profile or scenario.storage.profile
-        ) as endpoint:
+        with contextlib.ExitStack() as stack:
+            endpoint = stack.enter_context(
+                open_endpoint(
+                    spec,
+                    region=scenario.storage.region,
+                    profile=profile or scenario.storage.profile,
+                )
+            )
             endpoint_info = (endpoint.kind, endpoint.url)
             say(f"endpoint: {endpoint.describe()}")
             t = time.perf_counter()
@@ -322,22 +328,38 @@ def run_scenario(
             root = scenario.storage.volume_root or Path(tempfile.gettempdir())
             root.mkdir(parents=True, exist_ok=True)
             volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=root))
+            dask = None
+            if scenario.execution.engine == "dask":
+                from bench.dask_engine import check_reachable, dask_client
+
+                check_reachable(endpoint, scenario.execution.dask)
+                say(f"engine: dask {scenario.execution.dask}")
+                dask = stack.enter_context(
+                    dask_client(scenario.execution.dask, hosts=len(plans))
+                )
             for mode in scenario.modes:
                 if mode == "file":
                     _check_disk(volumes, sum(p.total_bytes for p in plans))
                 say(f"mode {mode}: {len(plans)} hosts ...")
                 # Events live outside the mode's run, so a failure keeps what was measured.
                 partial_log = EventLog(time.perf_counter())
-                outcomes, _ = asyncio.run(
-                    run_mode(
-                        mode,
-                        plans,
-                        endpoint=endpoint,
-                        scenario=scenario,
-                        volumes=volumes,
-                        log=partial_log,
+                if dask is not None:
+                    from bench.dask_engine import run_mode_dask
+
+                    outcomes = run_mode_dask(
+                        dask, mode, plans, endpoint=endpoint, scenario=scenario, log=partial_log
                     )
-                )
+                else:
+                    outcomes, _ = asyncio.run(
+                        run_mode(
+                            mode,
+                            plans,
+                            endpoint=endpoint,
+                            scenario=scenario,
+                            volumes=volumes,
+                            log=partial_log,
+                        )
+                    )
                 events = partial_log.frame()
                 partial_log = None
                 mode_epochs = epoch_table(mode, outcomes)
@@ -387,6 +409,7 @@ def run_scenario(
         if scenario.distribution.type == "ShardedByS3Key"
         else [],
         "training": scenario.training.__dict__,
+        "execution": scenario.execution.__dict__,
         "modes": job_figures(hosts, epochs) if len(hosts) else {},
         **extra,
     }

@@ -88,6 +88,12 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class ExecutionConfig:
+    engine: str  # "local" (asyncio in this process) | "dask"
+    dask: str  # scheduler address "tcp://host:8786", or "local:N" for a LocalCluster
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path
@@ -99,6 +105,7 @@ class Scenario:
     pipe: PipeConfig
     fastfile: FastFileConfig
     training: TrainingConfig
+    execution: ExecutionConfig
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -229,6 +236,10 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "volume_root": (_text, None),
     },
     "modes": {"run": (_modes, ("file",))},
+    "execution": {
+        "engine": (_choice("local", "dask"), "local"),
+        "dask": (_text, "local:2"),
+    },
     "pipe": {
         "prefetch": (_int(1), 4),
         "chunk_size": (_size(1024), 1024 * 1024),
@@ -445,5 +456,6 @@ def build_scenario(
             barrier=tr["barrier"],
             verify=tr["verify"],
         ),
+        execution=ExecutionConfig(**sections["execution"]),
         raw=raw,
     )
