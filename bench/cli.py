@@ -19,7 +19,10 @@ from bench.errors import StagebenchError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    # SUPPRESS: a subcommand's default must not undo a --debug given before the subcommand.
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(SageMaker File, Pipe and FastFile input modes).",
     )
     parser.add_argument("--version", action="version", version=f"stagebench {__version__}")
-    _common(parser)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="stage a dataset from S3 onto simulated hosts")

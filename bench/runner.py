@@ -86,6 +86,7 @@ def prepare_dataset(
     *,
     progress: bool,
     confirm: Callable[[str], bool] | None = None,
+    check: Callable[[Dataset], None] | None = None,
 ) -> tuple[Dataset, dict[str, Any]]:
     """Build the dataset and make sure the endpoint holds it.
 
@@ -96,6 +97,8 @@ def prepare_dataset(
         dataset, extra = asyncio.run(_list_existing(endpoint, scenario)), {"populate": "read as is"}
     else:
         dataset, extra = build_dataset(scenario.dataset), {}
+    if check is not None:
+        check(dataset)
     if endpoint.kind == "aws":
         _confirm_cost(dataset, scenario, confirm)
     if scenario.dataset.source == "s3":
@@ -314,7 +317,28 @@ def run_scenario(
             endpoint_info = (endpoint.kind, endpoint.url)
             say(f"endpoint: {endpoint.describe()}")
             t = time.perf_counter()
-            dataset, extra = prepare_dataset(endpoint, scenario, progress=progress, confirm=confirm)
+            root = scenario.storage.volume_root or Path(tempfile.gettempdir())
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StagebenchError(
+                    f"storage.volume_root {root}: cannot create it ({exc.strerror}); "
+                    "choose a writable folder"
+                ) from exc
+
+            def check_volumes(dataset: Dataset) -> None:
+                if "file" in scenario.modes:
+                    plans = shard_plans(
+                        dataset,
+                        scenario.cluster.hosts,
+                        scenario.distribution.type,
+                        scenario.distribution.assignment,
+                    )
+                    _check_disk(root, sum(p.total_bytes for p in plans))
+
+            dataset, extra = prepare_dataset(
+                endpoint, scenario, progress=progress, confirm=confirm, check=check_volumes
+            )
             say(
                 f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
                 f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - t:.1f} s)"
@@ -325,8 +349,6 @@ def run_scenario(
                 scenario.distribution.type,
                 scenario.distribution.assignment,
             )
-            root = scenario.storage.volume_root or Path(tempfile.gettempdir())
-            root.mkdir(parents=True, exist_ok=True)
             volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=root))
             dask = None
             if scenario.execution.engine == "dask":
@@ -338,8 +360,6 @@ def run_scenario(
                     dask_client(scenario.execution.dask, hosts=len(plans))
                 )
             for mode in scenario.modes:
-                if mode == "file":
-                    _check_disk(volumes, sum(p.total_bytes for p in plans))
                 say(f"mode {mode}: {len(plans)} hosts ...")
                 # Events live outside the mode's run, so a failure keeps what was measured.
                 partial_log = EventLog(time.perf_counter())

@@ -35,6 +35,10 @@ def main() -> None:
     except OSError as exc:
         print(f"ERROR {exc.strerror or exc}", flush=True)
         sys.exit(3)
+    except SystemExit:
+        # werkzeug reports a port in use on stderr and exits instead of raising.
+        print("ERROR address already in use", flush=True)
+        sys.exit(3)
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)

@@ -54,6 +54,13 @@ async def _ensure_bucket(client: Any, endpoint: Endpoint, bucket: str) -> bool:
         return False
     except bce.ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code == "403":
+            # HEAD answers carry no error body; a LIST says whether it is the credentials
+            # or a policy that refuses us.
+            try:
+                await client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+            except bce.ClientError as detailed:
+                raise translate_error(detailed, endpoint=endpoint, bucket=bucket) from detailed
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise translate_error(exc, endpoint=endpoint, bucket=bucket) from exc
     kwargs: dict[str, Any] = {"Bucket": bucket}

@@ -1,0 +1,987 @@
+"""The timeline model: what the live data paths would measure, computed from a storage profile.
+
+Pure numpy over arrays, no I/O. Given object sizes (key order), a sharding rule, the numbers of
+a storage profile (``Storage``), the data-path settings (``PathParams``) and the simulated
+training (``Training``), it computes per mode and host the columns the live paths write:
+``startup_s``, per-epoch ``epoch_s``, ``stall_s``, ``au``, ``gets``, ``lists``, ``bytes``.
+
+The semantics, mirrored exactly by the slow simulation in ``bench.core.reference``:
+
+Requests. A GET issued at ``t`` on an idle connection has its first byte at ``t + L`` (the
+profile's mean first-byte latency, plus any emulated delay) and its last byte ``size / bw``
+later (``bw`` = bandwidth of one connection). Two host-level resources are served in the order
+requests are issued, like ``NicCap``'s virtual clock:
+
+- the *request gate*: the endpoint's request-rate limit ``R`` (GET/s, shared by the prefix or
+  by the embedded server) split evenly over the hosts that read anything, so each host may
+  start serving one request every ``hosts / R`` seconds; a request's first byte is no earlier
+  than its gate slot;
+- the *link*: bytes leave the endpoint and enter the host at ``min(NIC, endpoint bandwidth /
+  hosts, volume write bandwidth in File mode)``; a request ends no earlier than its link slot.
+
+File. The shard's objects go, in key order, to whichever of the ``C`` connections is free
+first (list scheduling, not an average), so a few large objects at the end of a shard make a
+straggler. ``startup_s`` is the last byte on the volume. Every epoch then reads the volume (at
+the volume's read bandwidth, uncapped if 0): data is there when the consumer asks.
+
+Pipe. Every epoch streams the shard again, in order, with ``P`` objects in flight: object k is
+requested when object ``k - P`` has been written into the FIFO. Only the object at the head of
+the FIFO streams freely; the others may prefetch ``3 × chunk_size`` bytes (two queued chunks and
+one in hand) and wait for the rest, so large objects stream one after another. An object's bytes
+reach the consumer linearly from when it becomes the head (or its first byte, if later) to when
+its last byte is written. ``startup_s`` is the first chunk at the consumer.
+
+FastFile. Each host lists the whole channel prefix (1,000 keys a page, pages one after another;
+a page costs the profile's ``a + b × keys in the bucket``, stretched by ``hosts /
+list_parallel`` when more hosts list at once than the endpoint serves in parallel). Then files
+are read one at a time. A sequential file is fetched in parts of ``part_size``; a part is
+requested when the consumer has used the data ``W = read_ahead + ceil(step / part_size)`` parts
+back (the first ``W`` at open), and the consumer can use a part's bytes when the part has ended.
+Random access makes ``reads_per_file`` requests of ``record_size``, each after the previous was
+used. The next file opens when the consumer is done with the steps the current one completed.
+``startup_s`` is the end of the listing plus the first read.
+
+Consumer. Bytes are consumed in steps of ``step_bytes`` (the last one partial), each computing
+``step / compute_bps`` seconds; a step starts when the previous one (and its barrier) is done
+and its last byte has arrived. With a barrier every host still training waits after each step
+for all others to finish that step; a host with fewer steps leaves after its last. In FastFile,
+fetching is driven by the consumer, so a barrier wait delays the host's next requests by the
+same amount (read-ahead during the wait is ignored: a slight overestimate). Epoch 0 starts at
+the first data (the wait before it is startup, not stall); epoch ``e + 1`` starts where the
+host's epoch ``e`` ended. ``stall_s`` is what is left of an epoch after compute and barrier
+waits; ``au = compute / (compute + stall + barrier)``.
+
+Simplifications (besides those above):
+
+- latency is one number per request (the profile's mean), so percentiles are not reproduced;
+- the rate and bandwidth shares of a shared endpoint are fixed at ``1 / hosts reading``: when
+  fast hosts finish early, a straggler does not speed up;
+- Pipe ignores back-pressure from a consumer slower than the stream (the FIFO is unbounded);
+- above ``max_exact_items`` objects per host, runs of consecutive objects are merged into one
+  request sequence (their latencies and bytes added, gate and link slots kept), which moves
+  makespans by about one batch; the startup of Pipe and FastFile stays exact. FastFile batches
+  fetch their files one request at a time, exact for files within one part;
+- above ``max_steps`` steps per host (all hosts together), steps are merged the same way;
+- zero-byte objects cost no request, as in the live paths (which never GET them).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MODES = ("file", "pipe", "fastfile")
+LIST_PAGE_KEYS = 1000
+# Chunks a non-head Pipe object may hold before it waits: two queued, one in hand.
+PIPE_HELD_CHUNKS = 3
+# Items per host (objects, or merged runs of them) the loops step through exactly.
+MAX_EXACT_ITEMS = 20_000
+# Steps times distinct hosts kept exactly before consecutive steps are merged.
+MAX_STEPS = 20_000_000
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The numbers of a storage profile the model needs, already resolved for one job.
+
+    Rates in bytes/s or requests/s; 0 means "no limit".
+    """
+
+    latency_s: float
+    connection_bps: float
+    nic_bps: float = 0.0
+    volume_write_bps: float = 0.0
+    volume_read_bps: float = 0.0
+    requests_per_s: float = 0.0  # shared by every host of the job
+    endpoint_bps: float = 0.0  # shared by every host of the job
+    list_page_s: float = 0.1  # one 1,000-key page at this bucket's size
+    list_parallel: float = 0.0  # LIST pages the endpoint serves at once; 0 = no limit
+
+    def __post_init__(self) -> None:
+        for name in ("latency_s", "list_page_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"Storage.{name} = {getattr(self, name)!r}: must be >= 0")
+        if not self.connection_bps > 0:
+            raise ValueError(f"Storage.connection_bps = {self.connection_bps!r}: must be > 0")
+        for name in ("nic_bps", "volume_write_bps", "volume_read_bps", "requests_per_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"Storage.{name} = {getattr(self, name)!r}: must be >= 0")
+
+
+@dataclass(frozen=True)
+class PathParams:
+    """The data-path settings of a scenario (``[cluster]``, ``[pipe]``, ``[fastfile]``)."""
+
+    concurrency: int = 8
+    prefetch: int = 4
+    chunk_bytes: int = 1024 * 1024
+    part_size: int = 8 * 1024 * 1024
+    read_ahead: int = 2
+    access: str = "sequential"
+    record_size: int = 64 * 1024
+    reads_per_file: int = 4
+
+
+@dataclass(frozen=True)
+class Training:
+    """The simulated training loop (``[training]``)."""
+
+    epochs: int = 1
+    compute_bps: float = 0.0
+    step_bytes: int = 1024 * 1024
+    barrier: bool = True
+    shuffle_seed: int | None = None
+
+
+@dataclass
+class ModeResult:
+    """One mode's figures: per host ``(hosts,)``, per epoch and host ``(epochs, hosts)``."""
+
+    mode: str
+    objects: np.ndarray
+    bytes: np.ndarray
+    bytes_fetched: np.ndarray
+    gets: np.ndarray
+    lists: np.ndarray
+    startup_s: np.ndarray
+    end_s: np.ndarray
+    listing_s: np.ndarray
+    epoch_start_s: np.ndarray
+    epoch_end_s: np.ndarray
+    compute_s: np.ndarray
+    stall_s: np.ndarray
+    barrier_s: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def epoch_s(self) -> np.ndarray:
+        return self.epoch_end_s - self.epoch_start_s
+
+    @property
+    def au(self) -> np.ndarray:
+        """Per host over all epochs: compute / (compute + stall + barrier)."""
+        compute = self.compute_s.sum(axis=0)
+        busy = compute + self.stall_s.sum(axis=0) + self.barrier_s.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(busy > 0, compute / np.where(busy > 0, busy, 1), np.nan)
+
+    def job(self) -> dict[str, float]:
+        """The job's figures the way ``runner.job_figures`` computes them from live tables."""
+        compute = float(self.compute_s.sum())
+        busy = compute + float(self.stall_s.sum()) + float(self.barrier_s.sum())
+        epoch_s = self.epoch_end_s.max(axis=1) - self.epoch_start_s.min(axis=1)
+        return {
+            "hosts": int(self.startup_s.size),
+            "startup_s": float(self.startup_s.max()),
+            "first_host_ready_s": float(self.startup_s.min()),
+            "tail_s": float(self.startup_s.max() - self.startup_s.min()),
+            "end_s": float(self.end_s.max()),
+            "epoch_s": float(epoch_s.mean()),
+            "stall_s": float(self.stall_s.max(axis=1).mean()),
+            "au": compute / busy if busy > 0 else float("nan"),
+            "gets": int(self.gets.sum()),
+            "lists": int(self.lists.sum()),
+            "bytes": int(self.bytes.sum()),
+            "bytes_fetched": int(self.bytes_fetched.sum()),
+        }
+
+
+# --- shards ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shards:
+    """Each distinct host's objects as a padded ``(items, rows)`` matrix, read order down.
+
+    ``host_row[h]`` is the row of host ``h``; FullyReplicated hosts share one row, since they
+    read the same objects in the same order and so have the same timeline.
+    """
+
+    sizes: np.ndarray  # (max objects per host, rows) int64, 0 past a host's count
+    counts: np.ndarray  # (rows,) objects per row
+    host_row: np.ndarray  # (hosts,) row of each host
+
+    @property
+    def hosts(self) -> int:
+        return int(self.host_row.size)
+
+    @property
+    def reading_hosts(self) -> int:
+        """Hosts with at least one object: those that share the endpoint."""
+        return int(np.count_nonzero(self.counts[self.host_row]))
+
+
+def shard(
+    sizes: np.ndarray,
+    hosts: int,
+    distribution: str = "ShardedByS3Key",
+    assignment: str = "round-robin",
+) -> Shards:
+    """Split ``sizes`` (key order) over ``hosts`` as ``bench.core.sharding`` does, in O(objects).
+
+    ShardedByS3Key round-robin gives host h objects h, h + n, h + 2n, …; contiguous gives
+    consecutive runs (the first ``objects % hosts`` hosts one more), both in key order.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if hosts < 1:
+        raise ValueError(f"hosts = {hosts!r}: must be >= 1")
+    n = sizes.size
+    if distribution == "FullyReplicated":
+        return Shards(sizes.reshape(n, 1).copy(), np.array([n]), np.zeros(hosts, dtype=np.int64))
+    if distribution != "ShardedByS3Key":
+        raise ValueError(
+            f"distribution = {distribution!r}: allowed: ShardedByS3Key, FullyReplicated"
+        )
+    per_host = -(-n // hosts) if n else 0
+    quotient, remainder = divmod(n, hosts)
+    counts = np.full(hosts, quotient, dtype=np.int64)
+    counts[:remainder] += 1
+    if assignment == "round-robin":
+        padded = np.zeros(per_host * hosts, dtype=np.int64)
+        padded[:n] = sizes
+        matrix = padded.reshape(per_host, hosts)
+    elif assignment == "contiguous":
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        index = starts[None, :] + np.arange(per_host)[:, None]
+        valid = np.arange(per_host)[:, None] < counts[None, :]
+        matrix = np.where(valid, sizes[np.minimum(index, max(n - 1, 0))] if n else 0, 0)
+    else:
+        raise ValueError(f"assignment = {assignment!r}: allowed: round-robin, contiguous")
+    return Shards(np.ascontiguousarray(matrix), counts, np.arange(hosts))
+
+
+# --- resources ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Links:
+    """Per-row request gate and link clocks, and the per-request constants."""
+
+    latency_s: float
+    connection_bps: float
+    gate_interval_s: float  # 0 = no rate limit
+    link_bps: float  # 0 = uncapped
+    gate: np.ndarray
+    link: np.ndarray
+
+    @classmethod
+    def of(cls, storage: Storage, rows: int, reading_hosts: int, *, volume: bool) -> _Links:
+        share = max(1, reading_hosts)
+        gate_interval = share / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
+        caps = [storage.nic_bps]
+        if storage.endpoint_bps > 0:
+            caps.append(storage.endpoint_bps / share)
+        if volume:
+            caps.append(storage.volume_write_bps)
+        positive = [c for c in caps if c > 0]
+        return cls(
+            storage.latency_s,
+            storage.connection_bps,
+            gate_interval,
+            min(positive) if positive else 0.0,
+            np.zeros(rows),
+            np.zeros(rows),
+        )
+
+    def request(
+        self, start: np.ndarray, nbytes: np.ndarray, requests: np.ndarray, tail_from=None, tail=None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """First-byte and end times of one request (or merged run) per row issued at ``start``."""
+        first_byte = start + requests * self.latency_s
+        if self.gate_interval_s:
+            self.gate = np.maximum(self.gate, start) + requests * self.gate_interval_s
+            first_byte = np.maximum(first_byte, self.gate)
+        end = first_byte + nbytes / self.connection_bps
+        if tail is not None:
+            end = np.maximum(end, tail_from + tail / self.connection_bps)
+        if self.link_bps:
+            self.link = np.maximum(self.link, first_byte) + nbytes / self.link_bps
+            end = np.maximum(end, self.link)
+        # A zero-byte object costs no request and leaves its connection at once.
+        return first_byte, np.where(requests > 0, end, start)
+
+
+def _merge(sizes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Merge runs of ``g`` consecutive items so that at most ``limit`` remain per row.
+
+    Returns (bytes, requests, g), both ``(items, rows)``; requests counts the non-empty objects
+    of a run, and is None when every item is exactly one request (no merging, no empty object),
+    which spares the loops a multiplication and 8 bytes per object.
+    """
+    items = sizes.shape[0]
+    if items <= limit:
+        return sizes, (None if sizes.size == 0 or sizes.min() > 0 else sizes > 0), 1
+    g = -(-items // limit)
+    pad = (-items) % g
+    if pad:
+        sizes = np.concatenate((sizes, np.zeros((pad, sizes.shape[1]), dtype=sizes.dtype)))
+    rows = sizes.shape[1]
+    merged = sizes.reshape(-1, g, rows)
+    return merged.sum(axis=1, dtype=np.float64), np.count_nonzero(merged, axis=1), g
+
+
+# --- fetch timelines ------------------------------------------------------------------------
+
+
+def _item_costs(links: _Links, nbytes: np.ndarray, requests: np.ndarray | None, k: int):
+    """Item k of every row: latency, gate slots, transfer and link times."""
+    size = nbytes[k]
+    count = 1.0 if requests is None else requests[k]
+    latency = count * links.latency_s
+    gate = count * links.gate_interval_s if links.gate_interval_s else None
+    link = size / links.link_bps if links.link_bps else None
+    return latency, gate, size / links.connection_bps, link
+
+
+def _file_download(sizes: np.ndarray, links: _Links, concurrency: int, limit: int) -> np.ndarray:
+    """Per row, the time the last object is on the volume: list scheduling over C connections.
+
+    Each row's connection free times are kept sorted, so the earliest-free connection is row 0
+    and putting a new end time back is one sorted insertion: b_i = min(max(a_i, e), a_{i+1}).
+    """
+    nbytes, requests, _ = _merge(sizes, limit)
+    has_empty = requests is not None and bool((requests == 0).any())
+    rows = sizes.shape[1]
+    free = np.zeros((max(1, concurrency), rows))
+    gate, link = links.gate, links.link
+    raised = np.empty_like(free)
+    for k in range(nbytes.shape[0]):
+        start = free[0].copy()
+        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, k)
+        first_byte = start + latency
+        if gate_cost is not None:
+            np.maximum(gate, start, out=gate)
+            gate += gate_cost
+            np.maximum(first_byte, gate, out=first_byte)
+        end = first_byte + transfer
+        if link_cost is not None:
+            np.maximum(link, first_byte, out=link)
+            link += link_cost
+            np.maximum(end, link, out=end)
+        if has_empty:
+            end = np.where(requests[k] > 0, end, start)
+        np.maximum(free, end, out=raised)
+        np.minimum(raised[:-1], free[1:], out=free[:-1])
+        free[-1] = raised[-1]
+    return free[-1].copy()
+
+
+@dataclass
+class _Stream:
+    """A Pipe epoch per row: when each item's bytes reach the FIFO (times relative to 0)."""
+
+    bytes: np.ndarray  # (items, rows)
+    stream_start: np.ndarray  # (items, rows) when the item's bytes start reaching the consumer
+    delivered: np.ndarray  # (items, rows) when its last byte is in the FIFO
+    first_data_s: np.ndarray  # (rows,)
+
+
+def _pipe_stream(
+    sizes: np.ndarray, links: _Links, prefetch: int, chunk_bytes: int, limit: int
+) -> _Stream:
+    nbytes, requests, g = _merge(sizes, limit)
+    held = float(PIPE_HELD_CHUNKS * chunk_bytes)
+    tails = None
+    if g > 1:
+        tails = np.maximum(sizes - held, 0)
+        pad = (-sizes.shape[0]) % g
+        if pad:
+            tails = np.concatenate((tails, np.zeros((pad, sizes.shape[1]), dtype=tails.dtype)))
+        tails = tails.reshape(-1, g, sizes.shape[1]).sum(axis=1, dtype=np.float64)
+    has_empty = requests is not None and bool((requests == 0).any())
+    items, rows = nbytes.shape
+    window = max(1, prefetch)
+    gate, link = links.gate, links.link
+    stream_start = np.empty((items, rows))
+    delivered = np.empty((items + window, rows))
+    delivered[:window] = 0.0  # "item -P .. -1": launch times of the first P items
+    previous = np.zeros(rows)
+    for k in range(items):
+        start = delivered[k]  # delivery of item k - P
+        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, k)
+        first_byte = start + latency
+        if gate_cost is not None:
+            np.maximum(gate, start, out=gate)
+            gate += gate_cost
+            np.maximum(first_byte, gate, out=first_byte)
+        end = first_byte + transfer
+        tail = tails[k] if tails is not None else np.maximum(nbytes[k] - held, 0.0)
+        np.maximum(end, previous + tail / links.connection_bps, out=end)
+        if link_cost is not None:
+            np.maximum(link, first_byte, out=link)
+            link += link_cost
+            np.maximum(end, link, out=end)
+        if has_empty:
+            end = np.where(requests[k] > 0, end, start)
+        np.maximum(first_byte, previous, out=stream_start[k])
+        np.maximum(end, previous, out=previous)
+        delivered[k + window] = previous
+    first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
+    return _Stream(
+        nbytes, stream_start, delivered[window:], _pipe_first_data(first, links, chunk_bytes)
+    )
+
+
+def _steps_per_row(total: np.ndarray, step_bytes: float) -> np.ndarray:
+    return np.ceil(total / step_bytes).astype(np.int64)
+
+
+def _step_positions(total: np.ndarray, step_bytes: float, steps: int) -> np.ndarray:
+    """(steps, rows): byte position of each step's last byte (clipped at the row's total)."""
+    position = (np.arange(1, steps + 1, dtype=np.float64) * step_bytes)[:, None]
+    return np.minimum(position, total[None, :])
+
+
+def _step_compute(total: np.ndarray, step_bytes: float, steps: int, compute_bps: float):
+    """(steps, rows) compute seconds per step, 0 past a row's last step."""
+    position = _step_positions(total, step_bytes, steps)
+    before = np.vstack((np.zeros((1, total.size)), position[:-1]))
+    amount = np.maximum(position - before, 0.0)
+    return amount / compute_bps if compute_bps > 0 else np.zeros_like(amount), amount > 0
+
+
+def _pipe_avail(stream: _Stream, step_bytes: float, steps: int, total: np.ndarray) -> np.ndarray:
+    """(steps, rows): when the last byte of each step reaches the consumer.
+
+    One searchsorted for all rows: row r's cumulative bytes are shifted by r × (largest total +
+    1), which keeps the flattened array sorted.
+    """
+    items, rows = stream.bytes.shape
+    if steps == 0 or items == 0:
+        return np.zeros((steps, rows))
+    cumulative = np.cumsum(stream.bytes, axis=0)
+    spacing = float(total.max()) + 1.0
+    shift = np.arange(rows) * spacing
+    flat = (cumulative + shift[None, :]).T.ravel()
+    position = _step_positions(total, step_bytes, steps)
+    found = np.searchsorted(flat, (position + shift[None, :]).T.ravel(), side="left")
+    item = np.minimum(found - np.repeat(np.arange(rows) * items, steps), items - 1)
+    item = item.reshape(rows, steps).T
+    column = np.broadcast_to(np.arange(rows), item.shape)
+    size = stream.bytes[item, column]
+    before = cumulative[item, column] - size
+    start = stream.stream_start[item, column]
+    done = stream.delivered[item, column]
+    safe = np.where(size > 0, size, 1.0)
+    fraction = np.where(size > 0, (position - before) / safe, 1.0)
+    return start + fraction * (done - start)
+
+
+@dataclass
+class _FastFileEpoch:
+    step_end: np.ndarray  # (steps, rows) consumer-paced step ends, no barrier, relative times
+    compute: np.ndarray  # (steps, rows)
+    active: np.ndarray  # (steps, rows) bool
+    first_data_s: np.ndarray  # (rows,)
+    step_requests: np.ndarray  # (steps, rows) requests made for the data of each step
+    step_bytes: np.ndarray  # (steps, rows) bytes fetched for each step
+
+
+def _fastfile_epoch(
+    sizes: np.ndarray,
+    counts: np.ndarray,
+    links: _Links,
+    params: PathParams,
+    training: Training,
+    start: np.ndarray,
+    limit: int,
+) -> _FastFileEpoch:
+    """One FastFile epoch per row from ``start``: files one at a time, parts with read-ahead."""
+    rows = sizes.shape[1]
+    step = float(training.step_bytes)
+    step_s = step / training.compute_bps if training.compute_bps > 0 else 0.0
+    random_access = params.access == "random"
+    if random_access:
+        read_bytes = np.minimum(sizes, params.record_size) * params.reads_per_file
+        part_size = float(params.record_size)
+        window = 1
+    else:
+        read_bytes = sizes
+        part_size = float(params.part_size)
+        window = params.read_ahead + max(1, math.ceil(step / part_size))
+    nbytes, requests, g = _merge(read_bytes, limit)
+    if requests is None:
+        requests = np.ones(nbytes.shape, dtype=np.int64)
+    if random_access:
+        requests = requests * params.reads_per_file
+    merged = g > 1
+    if merged or (not random_access and float(sizes.max(initial=0)) <= part_size):
+        epoch = _fastfile_chain(nbytes, requests, links, training, start, step, step_s)
+        if merged:  # the first read is one part of the first file, not the merged run
+            first = sizes[0].astype(np.float64) if sizes.shape[0] else np.zeros(rows)
+            first_part = np.minimum(first, part_size)
+            epoch.first_data_s = start + _request_alone(links, first_part, first_part > 0)
+        return epoch
+    running = start.astype(np.float64).copy()
+    pending = np.zeros(rows)
+    first_data = np.full(rows, np.nan)
+    # Per part: the consumer's step start and the steps it completes, expanded at the end.
+    part_start: list[np.ndarray] = []
+    part_steps: list[np.ndarray] = []
+    part_requests: list[np.ndarray] = []
+    part_bytes: list[np.ndarray] = []
+    for k in range(nbytes.shape[0]):
+        size = nbytes[k]
+        if merged:
+            parts = (size > 0).astype(np.int64)
+            part_bytes_max = size
+        else:
+            parts = np.ceil(size / part_size).astype(np.int64)
+            if random_access:
+                parts = np.where(size > 0, params.reads_per_file, 0)
+            part_bytes_max = np.full(rows, part_size)
+        opened = running.copy()
+        history = np.tile(opened, (window, 1))
+        offset = np.zeros(rows)
+        for j in range(int(parts.max()) if parts.size else 0):
+            real = j < parts
+            part = (
+                np.minimum(part_bytes_max, size - offset)
+                if not random_access
+                else (size / np.maximum(parts, 1))
+            )
+            part = np.where(real, part, 0.0)
+            launch = history[j % window]
+            reqs = requests[k] if merged else real.astype(np.int64)
+            gate, link = links.gate.copy(), links.link.copy()
+            _, end = links.request(launch, part, reqs)
+            links.gate = np.where(real, links.gate, gate)
+            links.link = np.where(real, links.link, link)
+            total = pending + part
+            done = np.floor(total / step)
+            step_start = np.maximum(running, end)
+            new_running = step_start + done * step_s
+            running = np.where(real, new_running, running)
+            pending = np.where(real, total - done * step, pending)
+            part_start.append(np.where(real, step_start, 0.0))
+            part_steps.append(np.where(real, done, 0).astype(np.int64))
+            part_requests.append(np.where(real, reqs, 0))
+            part_bytes.append(part)
+            first_data = np.where(real & np.isnan(first_data) & (j == 0), end, first_data)
+            history[j % window] = running
+            offset += part
+    first_data = np.where(np.isnan(first_data), start, first_data)
+    return _expand_steps(
+        np.array(part_start),
+        np.array(part_steps),
+        np.array(part_requests, dtype=np.float64),
+        np.array(part_bytes, dtype=np.float64),
+        running,
+        pending,
+        first_data,
+        training,
+        step_s,
+    )
+
+
+def _fastfile_chain(
+    nbytes: np.ndarray,
+    requests: np.ndarray,
+    links: _Links,
+    training: Training,
+    start: np.ndarray,
+    step: float,
+    step_s: float,
+) -> _FastFileEpoch:
+    """FastFile when every file is one request (or one merged run): a chain with a closed form.
+
+    Each request starts when the consumer is done with the previous one, after every earlier
+    gate and link slot, so it costs max(n L, n / rate) + bytes / min(bw, link) on its own, and
+    the consumer's clock is a cumulative sum.
+    """
+    cost = requests * max(links.latency_s, links.gate_interval_s)
+    bandwidth = min(links.connection_bps, links.link_bps or np.inf)
+    cost = np.where(requests > 0, cost + nbytes / bandwidth, 0.0)
+    through = np.cumsum(nbytes, axis=0)
+    completed = np.floor(through / step)
+    done = np.diff(completed, axis=0, prepend=0.0)
+    running = start[None, :] + np.cumsum(cost + done * step_s, axis=0)
+    ends = running - done * step_s
+    rows = nbytes.shape[1]
+    real = nbytes > 0
+    first_real = real.argmax(axis=0)
+    any_real = real.any(axis=0)
+    first_data = np.where(any_real, ends[first_real, np.arange(rows)], start)
+    final = running[-1] if nbytes.shape[0] else start.astype(np.float64)
+    pending = (through[-1] - completed[-1] * step) if nbytes.shape[0] else np.zeros(rows)
+    return _expand_steps(
+        np.where(done > 0, ends, 0.0),
+        done.astype(np.int64),
+        requests.astype(np.float64),
+        nbytes,
+        final,
+        pending,
+        first_data,
+        training,
+        step_s,
+    )
+
+
+def _expand_steps(
+    starts: np.ndarray,
+    counts_per_part: np.ndarray,
+    part_requests: np.ndarray,
+    part_bytes: np.ndarray,
+    running: np.ndarray,
+    pending: np.ndarray,
+    first_data: np.ndarray,
+    training: Training,
+    step_s: float,
+) -> _FastFileEpoch:
+    """Per-part records (the consumer's step start and the steps each part completes) to
+    per-step arrays, with the partial step at the end of the epoch."""
+    rows = running.size
+    last = pending > 0
+    starts = np.vstack((starts, np.where(last, running, 0.0)[None, :]))
+    counts_per_part = np.vstack((counts_per_part, last.astype(np.int64)[None, :]))
+    part_requests = np.vstack((part_requests, np.zeros((1, rows))))
+    part_bytes = np.vstack((part_bytes, np.zeros((1, rows))))
+    compute_last = pending / training.compute_bps if training.compute_bps > 0 else 0 * pending
+    steps_per_row = counts_per_part.sum(axis=0)
+    max_steps = int(steps_per_row.max()) if rows else 0
+    step_end = np.zeros((max_steps, rows))
+    compute = np.zeros((max_steps, rows))
+    active = np.zeros((max_steps, rows), dtype=bool)
+    step_requests = np.zeros((max_steps, rows))
+    step_fetched = np.zeros((max_steps, rows))
+    requests_through = np.cumsum(part_requests, axis=0)
+    bytes_through = np.cumsum(part_bytes, axis=0)
+    for row in range(rows):
+        n = counts_per_part[:, row]
+        s = steps_per_row[row]
+        if s == 0:
+            continue
+        base = np.repeat(starts[:, row], n)
+        first_of_part = np.repeat(np.cumsum(n) - n, n)
+        within = np.arange(s) - first_of_part + 1
+        c = np.full(s, step_s)
+        if last[row]:
+            c[-1] = compute_last[row]
+        step_end[:s, row] = base + np.where(np.arange(s) < s - last[row], within * step_s, c)
+        compute[:s, row] = c
+        active[:s, row] = True
+        # A part's requests and bytes count towards the first step it helps complete.
+        part_of_step = np.repeat(np.arange(n.size), n)
+        step_requests[:s, row] = np.diff(requests_through[part_of_step, row], prepend=0.0)
+        step_fetched[:s, row] = np.diff(bytes_through[part_of_step, row], prepend=0.0)
+    return _FastFileEpoch(step_end, compute, active, first_data, step_requests, step_fetched)
+
+
+# --- the consumer ---------------------------------------------------------------------------
+
+
+@dataclass
+class _EpochOutcome:
+    end: np.ndarray  # (rows,)
+    compute: np.ndarray
+    barrier: np.ndarray
+
+
+def _consume(
+    avail: np.ndarray, compute: np.ndarray, active: np.ndarray, start: np.ndarray, barrier: bool
+) -> _EpochOutcome:
+    """Steps whose data is ready at ``avail``: ends with or without a global step barrier.
+
+    Without a barrier, end_s = max(end_{s-1}, avail_s) + c_s is a max-plus recursion with the
+    closed form end_s = C_s + max(start, max_{j<=s}(avail_j - C_{j-1})), C the cumulative
+    compute; with one, the release of step s is max(release_{s-1} + max c_s, max(avail_s + c_s))
+    over hosts still training, which has the same closed form. Inputs are (steps, rows).
+    """
+    rows = start.size
+    steps = avail.shape[0]
+    compute_total = compute.sum(axis=0)
+    if steps == 0:
+        return _EpochOutcome(start.copy(), compute_total, np.zeros(rows))
+    last_step = active.sum(axis=0) - 1
+    has_steps = last_step >= 0
+    if not barrier:
+        cumulative = np.cumsum(compute, axis=0)
+        lag = np.where(active, avail - (cumulative - compute), -np.inf)
+        best = np.maximum(np.maximum.accumulate(lag, axis=0), start[None, :])
+        ends = cumulative + best
+        end = np.where(has_steps, ends[np.maximum(last_step, 0), np.arange(rows)], start)
+        return _EpochOutcome(end, compute_total, np.zeros(rows))
+    ready = np.maximum(avail, np.where(np.arange(steps)[:, None] == 0, start[None, :], -np.inf))
+    reach = np.where(active, ready + compute, -np.inf).max(axis=1)
+    c_max = np.where(active, compute, -np.inf).max(axis=1)
+    c_max = np.where(np.isfinite(c_max), c_max, 0.0)
+    k = np.cumsum(c_max)
+    release = k + np.maximum.accumulate(reach - k)
+    previous = np.concatenate(([-np.inf], release[:-1]))
+    own_end = np.maximum(previous[:, None], ready) + compute
+    wait = np.where(active, release[:, None] - own_end, 0.0)
+    end = np.where(has_steps, release[np.maximum(last_step, 0)], start)
+    return _EpochOutcome(end, compute_total, wait.sum(axis=0))
+
+
+def _consume_paced(
+    ff: _FastFileEpoch,
+    start: np.ndarray,
+    barrier: bool,
+    *,
+    fetch_start: np.ndarray | None = None,
+    request_s: float = 0.0,
+    byte_s: float = 0.0,
+) -> _EpochOutcome:
+    """FastFile: the consumer paces its own fetches, so a barrier wait shifts what follows.
+
+    With a barrier the hosts move step by step together, so a shared endpoint serves only the
+    hosts still fetching: a step lasts as long as its slowest host would take alone, or as long
+    as the endpoint needs for every host's requests (``request_s`` each) and bytes (``byte_s``
+    each) of that step plus its compute, whichever is longer (``ff`` then comes from a fetch
+    that had the endpoint to itself).
+    """
+    rows = start.size
+    steps = ff.step_end.shape[0]
+    compute_total = ff.compute.sum(axis=0)
+    if steps == 0:
+        return _EpochOutcome(start.copy(), compute_total, np.zeros(rows))
+    last_step = ff.active.sum(axis=0) - 1
+    has_steps = last_step >= 0
+    index = np.maximum(last_step, 0)
+    if not barrier:
+        end = np.where(has_steps, ff.step_end[index, np.arange(rows)], start)
+        return _EpochOutcome(end, compute_total, np.zeros(rows))
+    previous = np.vstack((start[None, :], ff.step_end[:-1]))
+    duration = np.where(ff.active, ff.step_end - previous, -np.inf)
+    duration[0] = np.where(ff.active[0], ff.step_end[0], -np.inf)  # step 0: absolute
+    longest = duration.max(axis=1)
+    longest = np.where(np.isfinite(longest), longest, 0.0)
+    c_max = np.where(ff.active, ff.compute, 0.0).max(axis=1)
+    endpoint = np.maximum(
+        ff.step_requests.sum(axis=1) * request_s, ff.step_bytes.sum(axis=1) * byte_s
+    )
+    endpoint = np.where(endpoint > 0, endpoint + c_max, 0.0)
+    if fetch_start is not None:
+        endpoint[0] += float(fetch_start.max())
+    longest = np.maximum(longest, endpoint)
+    release = np.cumsum(longest)
+    released_before = np.concatenate(([0.0], release[:-1]))
+    own_end = np.where(
+        np.arange(steps)[:, None] == 0, ff.step_end[:1], released_before[:, None] + duration
+    )
+    wait = np.where(ff.active, release[:, None] - own_end, 0.0)
+    end = np.where(has_steps, release[index], start)
+    return _EpochOutcome(end, compute_total, wait.sum(axis=0))
+
+
+# --- the job --------------------------------------------------------------------------------
+
+
+def _epoch_order(sizes: np.ndarray, counts: np.ndarray, seed: int | None, epoch: int) -> np.ndarray:
+    """Each row's objects in this epoch's order (``paths.base.epoch_order`` per host)."""
+    if seed is None:
+        return sizes
+    out = sizes.copy()
+    for count in np.unique(counts):
+        rows = np.flatnonzero(counts == count)
+        order = np.random.default_rng([seed, epoch]).permutation(int(count))
+        out[: int(count), rows] = sizes[order][:, rows]
+    return out
+
+
+def _coarsen_steps(step_bytes: int, total: np.ndarray, max_steps: int) -> int:
+    steps = float(np.ceil(total.max() / step_bytes)) if total.size else 0.0
+    cells = steps * total.size
+    if cells <= max_steps:
+        return step_bytes
+    return int(step_bytes * math.ceil(cells / max_steps))
+
+
+def model_job(
+    sizes: np.ndarray,
+    *,
+    hosts: int,
+    storage: Storage,
+    distribution: str = "ShardedByS3Key",
+    assignment: str = "round-robin",
+    params: PathParams | None = None,
+    training: Training | None = None,
+    modes: tuple[str, ...] = MODES,
+    prefix_objects: int | None = None,
+    startup_only: bool = False,
+    max_exact_items: int = MAX_EXACT_ITEMS,
+    max_steps: int = MAX_STEPS,
+) -> dict[str, ModeResult]:
+    """Model every mode in ``modes`` for a job; see the module docstring for the semantics.
+
+    ``prefix_objects`` is what a FastFile host lists (default: every object of ``sizes``).
+    ``startup_only`` skips the epochs (their columns are NaN): the startup sweep needs nothing
+    else, and Pipe and FastFile startup then costs O(hosts).
+    """
+    params = params or PathParams()
+    training = training or Training()
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"mode {unknown[0]!r}: allowed: {', '.join(MODES)}")
+    if training.step_bytes < 1:
+        raise ValueError(f"step_bytes = {training.step_bytes!r}: must be >= 1")
+    shards = shard(sizes, hosts, distribution, assignment)
+    listed = int(np.asarray(sizes).size if prefix_objects is None else prefix_objects)
+    return {
+        mode: _model_mode(
+            mode,
+            shards,
+            storage,
+            params,
+            training,
+            listed,
+            startup_only,
+            max_exact_items,
+            max_steps,
+        )
+        for mode in modes
+    }
+
+
+def _model_mode(
+    mode: str,
+    shards: Shards,
+    storage: Storage,
+    params: PathParams,
+    training: Training,
+    listed: int,
+    startup_only: bool,
+    limit: int,
+    max_steps: int,
+) -> ModeResult:
+    sizes, counts = shards.sizes, shards.counts
+    rows = counts.size
+    reading = shards.reading_hosts
+    shard_bytes = sizes.sum(axis=0).astype(np.float64)
+    epochs = training.epochs
+    barrier = training.barrier and shards.hosts > 1 and rows > 1
+    step_bytes = _coarsen_steps(training.step_bytes, shard_bytes, max_steps)
+    train = Training(
+        epochs, training.compute_bps, step_bytes, training.barrier, training.shuffle_seed
+    )
+    listing = np.zeros(rows)
+    lists = np.zeros(rows, dtype=np.int64)
+    gets = counts.astype(np.int64) * (1 if mode == "file" else epochs)
+    fetched = shard_bytes * (1 if mode == "file" else epochs)
+    nan = np.full((epochs, rows), np.nan)
+    epoch_start, epoch_end = nan.copy(), nan.copy()
+    compute_s, stall_s, barrier_s = nan.copy(), nan.copy(), nan.copy()
+    notes: list[str] = []
+
+    def links(volume: bool = False) -> _Links:
+        return _Links.of(storage, rows, reading, volume=volume)
+
+    if mode == "file":
+        startup = _file_download(sizes, links(volume=True), params.concurrency, limit)
+        if not startup_only:
+            begin = startup.copy()
+            for epoch in range(epochs):
+                steps = int(_steps_per_row(shard_bytes, step_bytes).max()) if rows else 0
+                compute, active = _step_compute(shard_bytes, step_bytes, steps, train.compute_bps)
+                position = _step_positions(shard_bytes, step_bytes, steps)
+                if storage.volume_read_bps > 0:
+                    avail = begin[None, :] + position / storage.volume_read_bps
+                else:
+                    avail = np.broadcast_to(begin, position.shape)
+                out = _consume(avail, compute, active, begin, barrier)
+                _record(epoch, begin, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
+                begin = out.end
+    elif mode == "pipe":
+        first = sizes[0] if sizes.shape[0] else np.zeros(rows)
+        startup = np.where(first > 0, _pipe_first_data(first, links(), params.chunk_bytes), 0.0)
+        if not startup_only:
+            begin = np.zeros(rows)
+            for epoch in range(epochs):
+                ordered = _epoch_order(sizes, counts, training.shuffle_seed, epoch)
+                stream = _pipe_stream(ordered, links(), params.prefetch, params.chunk_bytes, limit)
+                steps = int(_steps_per_row(shard_bytes, step_bytes).max()) if rows else 0
+                compute, active = _step_compute(shard_bytes, step_bytes, steps, train.compute_bps)
+                offset = begin if epoch else np.zeros(rows)
+                avail = offset[None, :] + _pipe_avail(stream, step_bytes, steps, shard_bytes)
+                first_data = offset + stream.first_data_s
+                start = first_data if epoch == 0 else begin
+                out = _consume(avail, compute, active, start, barrier)
+                _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
+                begin = out.end
+            startup = epoch_start[0]
+    else:
+        pages = max(1, -(-listed // LIST_PAGE_KEYS))
+        stretch = max(1.0, reading / storage.list_parallel) if storage.list_parallel > 0 else 1.0
+        listing_time = pages * storage.list_page_s * stretch
+        listing = np.full(rows, listing_time)
+        lists = np.full(rows, pages, dtype=np.int64)
+        random_access = params.access == "random"
+        if random_access:
+            read = np.minimum(sizes, params.record_size) * params.reads_per_file
+            fetched = read.sum(axis=0).astype(np.float64) * epochs
+            gets = np.sum(np.where(sizes > 0, params.reads_per_file, 0), axis=0) * epochs
+        else:
+            gets = np.sum(np.ceil(sizes / params.part_size), axis=0).astype(np.int64) * epochs
+        first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
+        first_read = np.minimum(first, params.record_size if random_access else params.part_size)
+        first_read = first_read.astype(np.float64)
+        lk = links()
+        single = np.where(
+            first > 0, listing_time + _request_alone(lk, first_read, first_read > 0), listing_time
+        )
+        startup = single
+        if not startup_only:
+            begin = listing.copy()
+            for epoch in range(epochs):
+                ordered = _epoch_order(sizes, counts, training.shuffle_seed, epoch)
+                alone = _Links.of(storage, rows, 1, volume=False) if barrier else links()
+                ff = _fastfile_epoch(ordered, counts, alone, params, train, begin, limit)
+                start = ff.first_data_s if epoch == 0 else begin
+                out = _consume_paced(
+                    ff,
+                    start,
+                    barrier,
+                    fetch_start=begin,
+                    request_s=1 / storage.requests_per_s if storage.requests_per_s > 0 else 0.0,
+                    byte_s=1 / storage.endpoint_bps if storage.endpoint_bps > 0 else 0.0,
+                )
+                _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
+                begin = out.end
+            startup = epoch_start[0]
+    end = startup.copy() if startup_only else np.nanmax(epoch_end, axis=0)
+    if step_bytes != training.step_bytes:
+        notes.append(f"steps merged to {step_bytes} bytes to bound memory")
+    row = shards.host_row
+    return ModeResult(
+        mode=mode,
+        objects=counts[row],
+        bytes=shard_bytes[row].astype(np.int64),
+        bytes_fetched=np.asarray(fetched)[row].astype(np.int64),
+        gets=np.asarray(gets)[row].astype(np.int64),
+        lists=lists[row],
+        startup_s=startup[row],
+        end_s=end[row],
+        listing_s=listing[row],
+        epoch_start_s=epoch_start[:, row],
+        epoch_end_s=epoch_end[:, row],
+        compute_s=compute_s[:, row],
+        stall_s=stall_s[:, row],
+        barrier_s=barrier_s[:, row],
+        notes=notes,
+    )
+
+
+def _request_alone(links: _Links, nbytes: np.ndarray, has_request: np.ndarray) -> np.ndarray:
+    """Duration of one request on a host whose resources are idle."""
+    first_byte = links.latency_s
+    if links.gate_interval_s:
+        first_byte = max(first_byte, links.gate_interval_s)
+    end = first_byte + nbytes / links.connection_bps
+    if links.link_bps:
+        end = np.maximum(end, first_byte + nbytes / links.link_bps)
+    return np.where(has_request, end, 0.0)
+
+
+def _pipe_first_data(first: np.ndarray, links: _Links, chunk_bytes: int) -> np.ndarray:
+    return _request_alone(links, np.minimum(first, chunk_bytes).astype(np.float64), first > 0)
+
+
+def _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s) -> None:
+    epoch_start[epoch] = start
+    epoch_end[epoch] = out.end
+    compute_s[epoch] = out.compute
+    barrier_s[epoch] = out.barrier
+    stall_s[epoch] = np.maximum(out.end - start - out.compute - out.barrier, 0.0)

@@ -1,0 +1,342 @@
+"""A slow, obvious simulation of the timeline model's semantics, for tests.
+
+Object by object and step by step in plain Python: a heap of connection free times for File
+mode's list scheduling, a deque of objects in flight for Pipe, parts and reads one by one for
+FastFile, and the step barrier as an explicit release per step. It implements the semantics
+written in ``bench.core.model``'s docstring without any of its vectorisation or merging, so
+the two agree to rounding on every case the model computes exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+
+import numpy as np
+
+from bench.core.model import (
+    LIST_PAGE_KEYS,
+    MODES,
+    PIPE_HELD_CHUNKS,
+    PathParams,
+    Storage,
+    Training,
+)
+
+
+class _Host:
+    """One host's request gate and link clocks."""
+
+    def __init__(self, storage: Storage, sharing_hosts: int, *, volume: bool) -> None:
+        self.latency = storage.latency_s
+        self.bw = storage.connection_bps
+        self.gate_interval = (
+            sharing_hosts / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
+        )
+        caps = [storage.nic_bps]
+        if storage.endpoint_bps > 0:
+            caps.append(storage.endpoint_bps / sharing_hosts)
+        if volume:
+            caps.append(storage.volume_write_bps)
+        caps = [c for c in caps if c > 0]
+        self.link_bps = min(caps) if caps else 0.0
+        self.gate = 0.0
+        self.link = 0.0
+
+    def get(self, start: float, nbytes: float, tail_from: float = 0.0, tail: float = 0.0):
+        first_byte = start + self.latency
+        if self.gate_interval:
+            self.gate = max(self.gate, start) + self.gate_interval
+            first_byte = max(first_byte, self.gate)
+        end = max(first_byte + nbytes / self.bw, tail_from + tail / self.bw)
+        if self.link_bps:
+            self.link = max(self.link, first_byte) + nbytes / self.link_bps
+            end = max(end, self.link)
+        return first_byte, end
+
+
+def _shards(sizes: list[int], hosts: int, distribution: str, assignment: str) -> list[list[int]]:
+    if distribution == "FullyReplicated":
+        return [list(sizes) for _ in range(hosts)]
+    if assignment == "round-robin":
+        return [sizes[h::hosts] for h in range(hosts)]
+    quotient, remainder = divmod(len(sizes), hosts)
+    out, start = [], 0
+    for h in range(hosts):
+        count = quotient + (h < remainder)
+        out.append(sizes[start : start + count])
+        start += count
+    return out
+
+
+def _order(objects: list[int], seed: int | None, epoch: int) -> list[int]:
+    if seed is None:
+        return objects
+    order = np.random.default_rng([seed, epoch]).permutation(len(objects))
+    return [objects[i] for i in order]
+
+
+def _steps(total: int, step_bytes: int, compute_bps: float) -> list[tuple[int, float]]:
+    """(position of the step's last byte, compute seconds) per step."""
+    out, position = [], 0
+    while position < total:
+        amount = min(step_bytes, total - position)
+        position += amount
+        out.append((position, amount / compute_bps if compute_bps > 0 else 0.0))
+    return out
+
+
+def _run_steps(avail: list[list[float]], compute: list[list[float]], starts, barrier):
+    """Steps with data ready at ``avail``; returns per host (end, compute, barrier wait)."""
+    hosts = len(avail)
+    clock = list(starts)
+    waits = [0.0] * hosts
+    longest = max((len(a) for a in avail), default=0)
+    for s in range(longest):
+        ends = {}
+        for h in range(hosts):
+            if s < len(avail[h]):
+                ends[h] = max(clock[h], avail[h][s]) + compute[h][s]
+        if barrier and ends:
+            release = max(ends.values())
+            for h, end in ends.items():
+                waits[h] += release - end
+                clock[h] = release
+        else:
+            for h, end in ends.items():
+                clock[h] = end
+    return clock, [sum(c) for c in compute], waits
+
+
+def simulate(
+    sizes,
+    *,
+    hosts: int,
+    storage: Storage,
+    distribution: str = "ShardedByS3Key",
+    assignment: str = "round-robin",
+    params: PathParams | None = None,
+    training: Training | None = None,
+    modes: tuple[str, ...] = MODES,
+    prefix_objects: int | None = None,
+) -> dict[str, dict[str, list]]:
+    """Per mode: ``startup_s`` per host and ``epoch_s``, ``stall_s``, ``barrier_s``,
+    ``compute_s`` per epoch and host, plus ``end_s``, ``gets`` and ``lists`` per host."""
+    params = params or PathParams()
+    training = training or Training()
+    sizes = [int(s) for s in sizes]
+    shards = _shards(sizes, hosts, distribution, assignment)
+    reading = sum(1 for s in shards if s) or 1
+    barrier = training.barrier and hosts > 1 and distribution != "FullyReplicated"
+    listed = len(sizes) if prefix_objects is None else prefix_objects
+    return {
+        mode: _simulate_mode(mode, shards, storage, params, training, reading, barrier, listed)
+        for mode in modes
+    }
+
+
+def _simulate_mode(mode, shards, storage, params, training, reading, barrier, listed):
+    hosts = len(shards)
+    startup = [0.0] * hosts
+    result = {k: [] for k in ("epoch_start", "epoch_end", "compute", "stall", "barrier")}
+    gets = [0] * hosts
+    lists = [0] * hosts
+    begin = [0.0] * hosts
+    if mode == "file":
+        for h, objects in enumerate(shards):
+            link = _Host(storage, reading, volume=True)
+            free = [0.0] * max(1, params.concurrency)
+            heapq.heapify(free)
+            last = 0.0
+            for size in objects:
+                start = heapq.heappop(free)
+                end = start if size == 0 else link.get(start, size)[1]
+                heapq.heappush(free, end)
+                last = max(last, end)
+            startup[h] = last
+            gets[h] = len(objects)
+        begin = list(startup)
+    elif mode == "fastfile":
+        pages = max(1, math.ceil(listed / LIST_PAGE_KEYS))
+        stretch = max(1.0, reading / storage.list_parallel) if storage.list_parallel > 0 else 1.0
+        begin = [pages * storage.list_page_s * stretch] * hosts
+        lists = [pages] * hosts
+    for epoch in range(training.epochs):
+        avail, compute, starts = [], [], []
+        paced = []
+        for h, objects in enumerate(shards):
+            ordered = _order(objects, training.shuffle_seed, epoch)
+            if mode == "file":
+                steps = _steps(sum(ordered), training.step_bytes, training.compute_bps)
+                rate = storage.volume_read_bps
+                avail.append([begin[h] + (p / rate if rate > 0 else 0.0) for p, _ in steps])
+                compute.append([c for _, c in steps])
+                starts.append(begin[h])
+            elif mode == "pipe":
+                origin = begin[h] if epoch else 0.0
+                first, a = _pipe_epoch(ordered, storage, params, training, reading, origin)
+                avail.append(a)
+                compute.append(
+                    [c for _, c in _steps(sum(ordered), training.step_bytes, training.compute_bps)]
+                )
+                starts.append(first if epoch == 0 else begin[h])
+                gets[h] += len(ordered)
+            else:
+                sharing = 1 if barrier else reading
+                first, ends, cs, reqs, nbytes, n = _fastfile_epoch(
+                    ordered, storage, params, training, sharing, begin[h]
+                )
+                paced.append((ends, cs, reqs, nbytes))
+                compute.append(cs)
+                starts.append(first if epoch == 0 else begin[h])
+                gets[h] += n
+        if mode == "fastfile":
+            ends_, compute_, waits = _paced_barrier(paced, starts, begin, barrier, storage)
+        else:
+            ends_, compute_, waits = _run_steps(avail, compute, starts, barrier)
+        for h in range(hosts):
+            if mode != "file" and epoch == 0:
+                startup[h] = starts[h]
+        result["epoch_start"].append(list(starts))
+        result["epoch_end"].append(list(ends_))
+        result["compute"].append(compute_)
+        result["barrier"].append(waits)
+        result["stall"].append(
+            [max(ends_[h] - starts[h] - compute_[h] - waits[h], 0.0) for h in range(hosts)]
+        )
+        begin = list(ends_)
+    return {
+        "startup_s": startup,
+        "end_s": begin,
+        "epoch_s": [
+            [e - s for s, e in zip(a, b, strict=True)]
+            for a, b in zip(result["epoch_start"], result["epoch_end"], strict=True)
+        ],
+        "stall_s": result["stall"],
+        "barrier_s": result["barrier"],
+        "compute_s": result["compute"],
+        "gets": gets,
+        "lists": lists,
+    }
+
+
+def _pipe_epoch(objects, storage, params, training, reading, origin):
+    """Objects in order, P in flight; returns (first data at the consumer, step avail times)."""
+    link = _Host(storage, reading, volume=False)
+    held = PIPE_HELD_CHUNKS * params.chunk_bytes
+    window = max(1, params.prefetch)
+    in_flight: deque[float] = deque()  # delivery times of the last P objects
+    delivered_prev = 0.0
+    pieces = []  # (bytes, stream start, delivered)
+    for k, size in enumerate(objects):
+        start = in_flight.popleft() if k >= window else 0.0
+        if size == 0:
+            first_byte, end = start, start
+        else:
+            first_byte, end = link.get(start, size, delivered_prev, max(size - held, 0))
+        stream_start = max(first_byte, delivered_prev)
+        delivered_prev = max(end, delivered_prev)
+        pieces.append((size, stream_start, delivered_prev))
+        in_flight.append(delivered_prev)
+    first = objects[0] if objects else 0
+    if first > 0:
+        probe = _Host(storage, reading, volume=False)
+        first_data = origin + probe.get(0.0, min(first, params.chunk_bytes))[1]
+    else:
+        first_data = origin
+    avail = []
+    for position, _ in _steps(sum(objects), training.step_bytes, training.compute_bps):
+        through = 0
+        for size, stream_start, done in pieces:
+            if through + size >= position and size > 0:
+                fraction = (position - through) / size
+                avail.append(origin + stream_start + fraction * (done - stream_start))
+                break
+            through += size
+    return first_data, avail
+
+
+def _fastfile_epoch(objects, storage, params, training, sharing, start):
+    """Files one at a time; returns (first data, step ends, step compute, step requests,
+    step bytes, GETs)."""
+    link = _Host(storage, sharing, volume=False)
+    step = training.step_bytes
+    step_s = step / training.compute_bps if training.compute_bps > 0 else 0.0
+    random_access = params.access == "random"
+    running = start
+    pending = 0
+    first_data = None
+    ends, compute, reqs, nbytes = [], [], [], []
+    owed_requests, owed_bytes = 0, 0
+    gets = 0
+    for size in objects:
+        if random_access:
+            parts = [min(size, params.record_size)] * params.reads_per_file if size else []
+            window = 1
+        else:
+            parts = [min(params.part_size, size - o) for o in range(0, size, params.part_size)]
+            window = params.read_ahead + max(1, math.ceil(step / params.part_size))
+        consumed_after = []  # running after each part
+        opened = running
+        for j, part in enumerate(parts):
+            launch = opened if j < window else consumed_after[j - window]
+            _, end = link.get(launch, part)
+            gets += 1
+            owed_requests += 1
+            owed_bytes += part
+            if first_data is None and j == 0:
+                first_data = end
+            running = max(running, end)
+            pending += part
+            while pending >= step:
+                pending -= step
+                running += step_s
+                ends.append(running)
+                compute.append(step_s)
+                reqs.append(owed_requests)
+                nbytes.append(owed_bytes)
+                owed_requests, owed_bytes = 0, 0
+            consumed_after.append(running)
+    if pending > 0:
+        c = pending / training.compute_bps if training.compute_bps > 0 else 0.0
+        running += c
+        ends.append(running)
+        compute.append(c)
+        reqs.append(owed_requests)
+        nbytes.append(owed_bytes)
+    return (first_data if first_data is not None else start), ends, compute, reqs, nbytes, gets
+
+
+def _paced_barrier(paced, starts, fetch_start, barrier, storage):
+    hosts = len(paced)
+    if not barrier:
+        ends = [p[0][-1] if p[0] else starts[h] for h, p in enumerate(paced)]
+        return ends, [sum(p[1]) for p in paced], [0.0] * hosts
+    request_s = 1 / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
+    byte_s = 1 / storage.endpoint_bps if storage.endpoint_bps > 0 else 0.0
+    clock = list(starts)
+    waits = [0.0] * hosts
+    release = 0.0
+    for s in range(max((len(p[0]) for p in paced), default=0)):
+        own = {}
+        for h, (ends, _, _, _) in enumerate(paced):
+            if s < len(ends):
+                if s == 0:
+                    own[h] = ends[0]
+                else:
+                    own[h] = release + ends[s] - ends[s - 1]
+        work = max(
+            sum(p[2][s] for p in paced if s < len(p[2])) * request_s,
+            sum(p[3][s] for p in paced if s < len(p[3])) * byte_s,
+        )
+        c_max = max(p[1][s] for p in paced if s < len(p[1]))
+        endpoint = work + c_max if work > 0 else 0.0
+        if s == 0 and work > 0:
+            endpoint += max(fetch_start)
+        longest = max(max(own.values()) - (0.0 if s == 0 else release), endpoint)
+        release = (0.0 if s == 0 else release) + longest
+        for h, end in own.items():
+            waits[h] += release - end
+            clock[h] = release
+    return clock, [sum(p[1]) for p in paced], waits

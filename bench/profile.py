@@ -1,0 +1,262 @@
+"""Storage profiles: the numbers the model needs about an endpoint, in a small TOML file.
+
+Parse → validate → a frozen ``Profile``. Presets ship in ``bench/profiles/`` (each number with
+its public source in a comment); ``stagebench calibrate`` writes new ones from measurements.
+Every problem is one line naming the file, the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench.core.model import Storage
+from bench.errors import ScenarioError
+
+PROFILE_VERSION = 1
+VOLUME_KINDS = ("gp2", "nvme", "none")
+MIB = 1024 * 1024
+
+# section -> key -> (minimum, required). Values are numbers unless listed in _TEXT.
+_SCHEMA: dict[str, dict[str, tuple[float, bool]]] = {
+    "profile": {"version": (1, True)},
+    "latency": {
+        "first_byte_p50_ms": (0.0, True),
+        "first_byte_p90_ms": (0.0, False),
+        "first_byte_p99_ms": (0.0, False),
+    },
+    "bandwidth": {"connection": (1.0, True), "host_nic": (0.0, False), "endpoint": (0.0, False)},
+    "requests": {"get_per_s_per_prefix": (0.0, False), "endpoint_get_per_s": (0.0, False)},
+    "list": {
+        "page_base_s": (0.0, True),
+        "page_per_key_in_bucket_s": (0.0, False),
+        "parallel": (0.0, False),
+    },
+    "volume": {"size_gib": (0.0, False), "write": (0.0, False), "read": (0.0, False)},
+    "prices": {"get_per_1000": (0.0, False), "list_per_1000": (0.0, False)},
+}
+_TEXT = {("profile", "name"), ("profile", "description"), ("volume", "kind")}
+
+
+class ProfileError(ScenarioError):
+    """A profile file that cannot be read or does not validate."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    path: Path | None
+    first_byte_p50_s: float
+    first_byte_p90_s: float
+    first_byte_p99_s: float
+    connection_bps: float
+    host_nic_bps: float
+    endpoint_bps: float
+    get_per_s_per_prefix: float
+    endpoint_get_per_s: float
+    list_page_base_s: float
+    list_page_per_key_s: float
+    list_parallel: float
+    volume_kind: str
+    volume_size_gib: float
+    volume_write_bps: float
+    volume_read_bps: float
+    get_price_per_1000: float
+    list_price_per_1000: float
+
+    @property
+    def latency_sigma(self) -> float:
+        """Lognormal sigma of first-byte latency from its p50 and p90 (0 if no p90)."""
+        if self.first_byte_p90_s <= self.first_byte_p50_s or self.first_byte_p50_s <= 0:
+            return 0.0
+        return math.log(self.first_byte_p90_s / self.first_byte_p50_s) / 1.2816
+
+    @property
+    def mean_latency_s(self) -> float:
+        """The mean of a lognormal with this median and sigma: what many requests add up to."""
+        return self.first_byte_p50_s * math.exp(self.latency_sigma**2 / 2)
+
+    def list_page_s(self, keys_in_bucket: int) -> float:
+        return self.list_page_base_s + self.list_page_per_key_s * keys_in_bucket
+
+    def storage(
+        self,
+        *,
+        keys_in_bucket: int,
+        nic_bps: float = 0.0,
+        extra_latency_s: float = 0.0,
+    ) -> Storage:
+        """The model's view of this profile for one job. ``nic_bps`` (instance or scenario cap)
+        wins over the profile's own host NIC when both are set, taking the smaller."""
+        nics = [n for n in (self.host_nic_bps, nic_bps) if n > 0]
+        rates = [r for r in (self.get_per_s_per_prefix, self.endpoint_get_per_s) if r > 0]
+        write, read = self.volume_write_bps, self.volume_read_bps
+        if self.volume_kind == "gp2":
+            write = read = gp2_throughput_bps(self.volume_size_gib)
+        return Storage(
+            latency_s=self.mean_latency_s + extra_latency_s,
+            connection_bps=self.connection_bps,
+            nic_bps=min(nics) if nics else 0.0,
+            volume_write_bps=write,
+            volume_read_bps=read,
+            requests_per_s=min(rates) if rates else 0.0,
+            endpoint_bps=self.endpoint_bps,
+            list_page_s=self.list_page_s(keys_in_bucket),
+            list_parallel=self.list_parallel,
+        )
+
+
+def gp2_throughput_bps(size_gib: float) -> float:
+    """gp2 throughput by volume size: 128 MiB/s up to 170 GiB, 250 MiB/s from 334 GiB, linear
+    between (EC2 docs). 0 GiB means no volume figure (uncapped)."""
+    if size_gib <= 0:
+        return 0.0
+    if size_gib <= 170:
+        return 128 * MIB
+    if size_gib >= 334:
+        return 250 * MIB
+    return (128 + (size_gib - 170) / (334 - 170) * (250 - 128)) * MIB
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("bench") / "profiles"
+    return sorted(
+        p.name[:-5]
+        for p in folder.iterdir()
+        if p.name.endswith(".toml") and p.name != "instances.toml"
+    )
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A preset by name (``aws-s3-standard``) or a profile TOML file by path."""
+    text_name = str(name_or_path)
+    path = Path(text_name)
+    if not path.suffix and not path.exists():
+        if text_name not in preset_names():
+            raise ProfileError(
+                f"profile {text_name!r}: no such preset; presets: {', '.join(preset_names())}, "
+                "or give the path of a profile .toml"
+            )
+        resource = resources.files("bench") / "profiles" / f"{text_name}.toml"
+        return parse_profile(resource.read_text(encoding="utf-8"), path=Path(text_name + ".toml"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ProfileError(f"{path}: no such profile file; presets: {preset_names()}") from exc
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror}") from exc
+    return parse_profile(text, path=path)
+
+
+def parse_profile(text: str, *, path: Path) -> Profile:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from exc
+    return build_profile(raw, path=path)
+
+
+def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
+    """Validate a parsed profile: unknown sections and keys, types, minimums, the version."""
+    unknown = sorted(set(raw) - set(_SCHEMA))
+    if unknown:
+        raise ProfileError(f"{path}: unknown section [{unknown[0]}]; allowed: {', '.join(_SCHEMA)}")
+    values: dict[tuple[str, str], Any] = {}
+    for section, keys in _SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ProfileError(f"{path}: [{section}] must be a table")
+        allowed = list(keys) + [k for s, k in _TEXT if s == section]
+        extra = sorted(set(given) - set(allowed))
+        if extra:
+            raise ProfileError(
+                f"{path}: unknown key {section}.{extra[0]}; allowed in [{section}]: "
+                f"{', '.join(allowed)}"
+            )
+        for key, (minimum, required) in keys.items():
+            if key not in given:
+                if required:
+                    raise ProfileError(f"{path}: {section}.{key} is missing; it is required")
+                continue
+            value = given[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ProfileError(f"{path}: {section}.{key} = {value!r}: must be a number")
+            if not math.isfinite(value) or value < minimum:
+                raise ProfileError(f"{path}: {section}.{key} = {value!r}: must be >= {minimum:g}")
+            values[(section, key)] = float(value)
+        for s, key in _TEXT:
+            if s == section and key in given:
+                if not isinstance(given[key], str):
+                    raise ProfileError(f"{path}: {section}.{key} = {given[key]!r}: must be text")
+                values[(section, key)] = given[key]
+    version = int(values[("profile", "version")])
+    if version != PROFILE_VERSION:
+        raise ProfileError(
+            f"{path}: profile.version = {version}: this stagebench reads version "
+            f"{PROFILE_VERSION}; regenerate it with 'stagebench calibrate'"
+        )
+    kind = values.get(("volume", "kind"), "none")
+    if kind not in VOLUME_KINDS:
+        raise ProfileError(f"{path}: volume.kind = {kind!r}: allowed: {', '.join(VOLUME_KINDS)}")
+    p50 = values[("latency", "first_byte_p50_ms")] / 1e3
+    p90 = values.get(("latency", "first_byte_p90_ms"), p50 * 1e3) / 1e3
+    p99 = values.get(("latency", "first_byte_p99_ms"), p90 * 1e3) / 1e3
+    if not p50 <= p90 <= p99:
+        raise ProfileError(
+            f"{path}: latency percentiles must not decrease: p50 {p50 * 1e3:g} ms, "
+            f"p90 {p90 * 1e3:g} ms, p99 {p99 * 1e3:g} ms"
+        )
+
+    def get(section: str, key: str) -> float:
+        return float(values.get((section, key), 0.0))
+
+    return Profile(
+        name=str(values.get(("profile", "name"), path.stem)),
+        description=str(values.get(("profile", "description"), "")),
+        path=path,
+        first_byte_p50_s=p50,
+        first_byte_p90_s=p90,
+        first_byte_p99_s=p99,
+        connection_bps=get("bandwidth", "connection"),
+        host_nic_bps=get("bandwidth", "host_nic"),
+        endpoint_bps=get("bandwidth", "endpoint"),
+        get_per_s_per_prefix=get("requests", "get_per_s_per_prefix"),
+        endpoint_get_per_s=get("requests", "endpoint_get_per_s"),
+        list_page_base_s=get("list", "page_base_s"),
+        list_page_per_key_s=get("list", "page_per_key_in_bucket_s"),
+        list_parallel=get("list", "parallel"),
+        volume_kind=kind,
+        volume_size_gib=get("volume", "size_gib"),
+        volume_write_bps=get("volume", "write"),
+        volume_read_bps=get("volume", "read"),
+        get_price_per_1000=get("prices", "get_per_1000"),
+        list_price_per_1000=get("prices", "list_per_1000"),
+    )
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    nic_bps: float
+    local_nvme_gib: float
+    hourly_price: float
+
+
+def load_instances() -> dict[str, Instance]:
+    """The instance presets (NIC, local NVMe, example price) from ``instances.toml``."""
+    text = (resources.files("bench") / "profiles" / "instances.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    return {
+        name: Instance(
+            name,
+            float(spec["nic_gbps"]) * 1e9 / 8,
+            float(spec.get("local_nvme_gib", 0)),
+            float(spec.get("hourly_price", 0.0)),
+        )
+        for name, spec in raw.get("instance", {}).items()
+    }

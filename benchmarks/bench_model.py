@@ -1,0 +1,104 @@
+"""Speed and memory of the timeline model at full scale, and its speed against the simulation.
+
+    python benchmarks/bench_model.py [--objects 10000000 --hosts 1024]
+
+Times the model for each mode on 10M lognormal objects over 1,024 hosts (ShardedByS3Key),
+reports the peak resident memory, then compares the model with the slow reference simulation
+(``bench.core.reference``) at 100,000 objects and checks that they agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.core import reference  # noqa: E402
+from bench.core.model import MODES, PathParams, Storage, Training, model_job  # noqa: E402
+from bench.core.sizes import sample_sizes  # noqa: E402
+
+TOTAL_TARGET_S = 3.0
+PEAK_RSS_TARGET_BYTES = 2e9
+SPEEDUP_TARGET = 100.0
+
+# An S3 Standard-like job on 10 Gbps hosts (aws-s3-standard preset numbers).
+STORAGE = Storage(
+    latency_s=0.036, connection_bps=90e6, nic_bps=1.25e9, requests_per_s=5500, list_page_s=0.11
+)
+PARAMS = PathParams(concurrency=8, prefetch=8)
+TRAINING = Training(compute_bps=200e6)
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--objects", type=int, default=10_000_000)
+    parser.add_argument("--hosts", type=int, default=1024)
+    parser.add_argument("--reference-objects", type=int, default=100_000)
+    parser.add_argument("--reference-hosts", type=int, default=8)
+    args = parser.parse_args()
+
+    spec = {"distribution": "lognormal", "median": 64 * 1024, "sigma": 1.0}
+    sizes = sample_sizes(spec, args.objects, np.random.default_rng(0))
+    print(f"model: {args.objects:,} objects, {args.hosts:,} hosts, ShardedByS3Key")
+    total = 0.0
+    for mode in MODES:
+        started = time.perf_counter()
+        result = model_job(
+            sizes,
+            hosts=args.hosts,
+            storage=STORAGE,
+            params=PARAMS,
+            training=TRAINING,
+            modes=(mode,),
+        )[mode]
+        seconds = time.perf_counter() - started
+        total += seconds
+        job = result.job()
+        print(
+            f"  {mode:<9} {seconds:6.2f} s   startup {job['startup_s']:9.1f} s   "
+            f"epoch {job['epoch_s']:9.1f} s   peak RSS {peak_rss_bytes() / 1e9:.2f} GB"
+        )
+    rss = peak_rss_bytes()
+    print(
+        f"  total     {total:6.2f} s (target <= {TOTAL_TARGET_S:g} s: "
+        f"{'met' if total <= TOTAL_TARGET_S else 'MISSED'}); peak RSS {rss / 1e9:.2f} GB "
+        f"(target <= {PEAK_RSS_TARGET_BYTES / 1e9:g} GB: "
+        f"{'met' if rss <= PEAK_RSS_TARGET_BYTES else 'MISSED'})"
+    )
+
+    small = sizes[: args.reference_objects]
+    kwargs = dict(hosts=args.reference_hosts, storage=STORAGE, params=PARAMS, training=TRAINING)
+    started = time.perf_counter()
+    fast = model_job(small, **kwargs)
+    model_s = time.perf_counter() - started
+    started = time.perf_counter()
+    slow = reference.simulate(small, **kwargs)
+    reference_s = time.perf_counter() - started
+    worst = 0.0
+    for mode in MODES:
+        for key in ("startup_s", "epoch_s"):
+            a = np.asarray(getattr(fast[mode], key), dtype=float)
+            b = np.asarray(slow[mode][key], dtype=float)
+            worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12))))
+    ratio = reference_s / model_s
+    print(
+        f"reference: {args.reference_objects:,} objects, {args.reference_hosts} hosts, 3 modes: "
+        f"model {model_s:.3f} s, simulation {reference_s:.2f} s: {ratio:.0f}x faster "
+        f"(target >= {SPEEDUP_TARGET:g}x: {'met' if ratio >= SPEEDUP_TARGET else 'MISSED'}); "
+        f"largest relative difference {worst:.2e}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

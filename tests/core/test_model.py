@@ -1,0 +1,151 @@
+"""The vectorised timeline model against the slow simulation in ``bench.core.reference``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.core import reference, sharding
+from bench.core.model import PathParams, Storage, Training, model_job, shard
+
+SEEDED = settings(derandomize=True, deadline=None, max_examples=60)
+
+
+@st.composite
+def cases(draw):
+    objects = draw(st.integers(min_value=1, max_value=40))
+    sizes = draw(
+        st.lists(st.integers(min_value=1, max_value=3 * 2**20), min_size=objects, max_size=objects)
+    )
+    storage = Storage(
+        latency_s=draw(st.floats(0.0005, 0.2)),
+        connection_bps=draw(st.floats(1e6, 1e9)),
+        nic_bps=draw(st.sampled_from([0.0, 5e6, 1e8])),
+        requests_per_s=draw(st.sampled_from([0.0, 50.0, 400.0])),
+        endpoint_bps=draw(st.sampled_from([0.0, 2e7])),
+        volume_write_bps=draw(st.sampled_from([0.0, 3e7])),
+        volume_read_bps=draw(st.sampled_from([0.0, 5e7])),
+        list_page_s=draw(st.floats(0.0, 1.0)),
+        list_parallel=draw(st.sampled_from([0.0, 2.0])),
+    )
+    params = PathParams(
+        concurrency=draw(st.integers(1, 6)),
+        prefetch=draw(st.integers(1, 5)),
+        chunk_bytes=draw(st.sampled_from([64 * 1024, 2**20])),
+        part_size=draw(st.sampled_from([256 * 1024, 2**20, 8 * 2**20])),
+        read_ahead=draw(st.integers(0, 3)),
+        access=draw(st.sampled_from(["sequential", "sequential", "random"])),
+        record_size=draw(st.sampled_from([4096, 300_000])),
+        reads_per_file=draw(st.integers(1, 3)),
+    )
+    training = Training(
+        epochs=draw(st.integers(1, 2)),
+        compute_bps=draw(st.sampled_from([0.0, 2e6, 5e7])),
+        step_bytes=draw(st.sampled_from([100_000, 2**20])),
+        barrier=draw(st.booleans()),
+        shuffle_seed=draw(st.sampled_from([None, 3])),
+    )
+    hosts = draw(st.integers(1, 5))
+    distribution = draw(st.sampled_from(["ShardedByS3Key", "FullyReplicated"]))
+    assignment = draw(st.sampled_from(["round-robin", "contiguous"]))
+    return sizes, hosts, distribution, assignment, storage, params, training
+
+
+def _close(model_values, reference_values, what):
+    model_values = np.asarray(model_values, dtype=float)
+    reference_values = np.asarray(reference_values, dtype=float)
+    assert np.allclose(model_values, reference_values, rtol=5e-3, atol=1e-9), (
+        f"{what}: model {model_values} vs reference {reference_values}"
+    )
+
+
+@SEEDED
+@given(cases())
+def test_model_agrees_with_reference(case):
+    sizes, hosts, distribution, assignment, storage, params, training = case
+    kwargs = dict(
+        hosts=hosts,
+        storage=storage,
+        distribution=distribution,
+        assignment=assignment,
+        params=params,
+        training=training,
+    )
+    model = model_job(np.array(sizes), **kwargs)
+    slow = reference.simulate(sizes, **kwargs)
+    for mode, result in model.items():
+        expected = slow[mode]
+        _close(result.startup_s, expected["startup_s"], f"{mode} startup_s")
+        _close(result.epoch_s, expected["epoch_s"], f"{mode} epoch_s")
+        _close(result.barrier_s, expected["barrier_s"], f"{mode} barrier_s")
+        _close(result.stall_s, expected["stall_s"], f"{mode} stall_s")
+        assert result.gets.tolist() == expected["gets"], mode
+        assert result.lists.tolist() == expected["lists"], mode
+
+
+@pytest.mark.parametrize("assignment", ["round-robin", "contiguous"])
+def test_shard_matches_sharding_module(assignment):
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(1, 1000, size=103)
+    shards = shard(sizes, 7, "ShardedByS3Key", assignment)
+    per_host = sharding.host_object_indices(sharding.sharded_by_s3_key(103, 7, assignment), 7)
+    for host, indices in enumerate(per_host):
+        count = shards.counts[host]
+        assert count == indices.size
+        assert shards.sizes[:count, host].tolist() == sizes[indices].tolist()
+
+
+def test_list_scheduling_finds_the_straggler():
+    # One large object among small ones: with C connections the large one ends the download,
+    # which an average rate (total bytes / (C x bandwidth)) would miss.
+    sizes = np.array([10**6] * 8 + [10**8])
+    storage = Storage(latency_s=0.01, connection_bps=1e8)
+    result = model_job(
+        sizes, hosts=1, storage=storage, params=PathParams(concurrency=4), modes=("file",)
+    )["file"]
+    average = sizes.sum() / (4 * 1e8) + 0.01 * sizes.size / 4
+    # Eight small objects take two rounds of the four connections, then the large one alone.
+    small = 0.01 + 1e6 / 1e8
+    lone = 2 * small + 0.01 + 1e8 / 1e8
+    assert result.startup_s[0] == pytest.approx(lone, rel=1e-9)
+    assert result.startup_s[0] > 2 * average
+
+
+def test_merged_items_stay_close_to_exact():
+    rng = np.random.default_rng(5)
+    sizes = np.maximum(1, rng.lognormal(np.log(50_000), 1.0, 12_000)).astype(np.int64)
+    storage = Storage(latency_s=0.005, connection_bps=5e8, requests_per_s=900, list_page_s=0.1)
+    kwargs = dict(
+        hosts=3,
+        storage=storage,
+        params=PathParams(concurrency=8, prefetch=6),
+        training=Training(compute_bps=3e8),
+    )
+    exact = model_job(sizes, **kwargs)
+    merged = model_job(sizes, max_exact_items=400, **kwargs)
+    # FastFile under a barrier is lumpier: a merged run completes several steps at once.
+    tolerance = {"file": 0.01, "pipe": 0.01, "fastfile": 0.1}
+    for mode in exact:
+        a, b = exact[mode].job(), merged[mode].job()
+        # Pipe and FastFile startup is the first request: merging must not move it.
+        startup_tolerance = tolerance[mode] if mode == "file" else 1e-9
+        assert b["startup_s"] == pytest.approx(a["startup_s"], rel=startup_tolerance), mode
+        assert b["epoch_s"] == pytest.approx(a["epoch_s"], rel=tolerance[mode]), mode
+
+
+def test_fully_replicated_hosts_share_one_timeline():
+    sizes = np.arange(1, 50) * 1000
+    storage = Storage(latency_s=0.01, connection_bps=1e8, requests_per_s=100)
+    result = model_job(
+        sizes, hosts=6, storage=storage, distribution="FullyReplicated", modes=("file",)
+    )["file"]
+    assert np.all(result.startup_s == result.startup_s[0])
+    # Six hosts share 100 requests/s: each gets 1/6 of it.
+    assert result.startup_s[0] >= sizes.size * 6 / 100
+
+
+def test_bad_mode_is_rejected():
+    with pytest.raises(ValueError, match="allowed"):
+        model_job(np.array([1]), hosts=1, storage=Storage(0.01, 1e8), modes=("tape",))
