@@ -66,7 +66,7 @@ def test_costly_aws_run_asks_first(tmp_path):
     path = write_scenario(
         tmp_path,
         '[dataset]\nobjects = 200000\n[dataset.sizes]\ndistribution = "fixed"\nsize = "1MiB"\n'
-        '[storage]\nendpoint = "aws"\n',
+        '[storage]\nendpoint = "aws"\n[modes]\nrun = ["pipe"]\n',
     )
     done = stagebench("run", str(path), "--results", str(tmp_path / "r"))
     assert done.returncode == 2
