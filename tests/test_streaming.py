@@ -172,7 +172,17 @@ def test_fastfile_random_access_reads_records(tmp_path, embedded, unique_prefix)
 
 
 def test_fast_consumer_stalls_slow_consumer_does_not(tmp_path, embedded, unique_prefix):
-    common = {"dataset": {"objects": 12}, "modes": {"run": ["pipe"]}}
+    # One object in flight, 64 KiB objects: each host streams ~256 KB in order, so after the
+    # first byte there is data still to come (with prefetch, a capped link could deliver the
+    # whole of a tiny shard before the first object, leaving nothing to wait for).
+    common = {
+        "dataset": {
+            "objects": 12,
+            "sizes": {"distribution": "fixed", "size": "64KiB"},
+        },
+        "modes": {"run": ["pipe"]},
+        "pipe": {"prefetch": 1},
+    }
     # Data at 1 MB/s per host against a consumer that could take 1 GB/s: it waits.
     fast = make_scenario(
         tmp_path,
@@ -183,12 +193,12 @@ def test_fast_consumer_stalls_slow_consumer_does_not(tmp_path, embedded, unique_
         **common,
     )
     fast_result = quiet_run(fast, tmp_path)
-    # A consumer at 2 MB/s fed by an uncapped link: data is there before it is needed.
+    # A consumer at 1 MB/s fed by an uncapped link: data is there before it is needed.
     slow = make_scenario(
         tmp_path,
         embedded.url,
         unique_prefix,
-        training={"compute_rate": "2MB/s", "step_bytes": "16KiB", "barrier": False},
+        training={"compute_rate": "1MB/s", "step_bytes": "16KiB", "barrier": False},
         **common,
     )
     slow_result = quiet_run(slow, tmp_path)
