@@ -48,14 +48,18 @@ def test_gini_when_one_object_holds_everything(count):
     assert metrics.gini(values) == pytest.approx((count - 1) / count)
 
 
-def test_gini_on_a_large_array_matches_a_direct_computation():
-    # More than one chunk of the rank-weighted sum, and values that need int64.
-    values = np.random.default_rng(3).integers(0, 2**40, size=1_300_000)
+def test_gini_over_many_chunks_matches_a_direct_computation(monkeypatch):
+    # The rank-weighted sum runs in chunks; values that need int64 take the wide sort.
+    monkeypatch.setattr(metrics, "_CHUNK", 1000)
+    values = np.random.default_rng(3).integers(0, 2**40, size=25_000)
     ordered = np.sort(values).astype(np.float64)
     count = ordered.size
     rank = np.arange(1, count + 1)
     expected = 2 * np.dot(rank, ordered) / (count * ordered.sum()) - (count + 1) / count
     assert metrics.gini(values) == pytest.approx(expected, rel=1e-12)
+    assert metrics.gini(values // 2**20) == pytest.approx(
+        metrics.gini(values.astype(np.float64) // 2**20), rel=1e-12
+    )
 
 
 def test_gini_rejects_negative_sizes():

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.core import sizes as sizes_module
 from bench.core.sizes import (
     MAX_OBJECT_SIZE,
     SIZE_DISTRIBUTIONS,
@@ -60,12 +61,16 @@ def test_same_seed_same_sizes_and_other_seed_other_sizes(spec):
 
 
 @pytest.mark.parametrize("family", ["lognormal", "pareto", "log2-uniform"])
-def test_a_larger_dataset_starts_with_the_smaller_one(family):
-    # Sampling is chunked internally; the chunk boundary must not show in the numbers.
+def test_chunking_does_not_change_the_sizes(family, monkeypatch):
+    # Sampling runs in chunks internally; neither their size nor the dataset size may show in
+    # the numbers, so a larger dataset starts with the smaller one.
     spec = next(spec for spec in VALID_SPECS if spec["distribution"] == family)
-    small = sample_sizes(spec, 1000, np.random.default_rng(3))
-    large = sample_sizes(spec, (1 << 20) + 1000, np.random.default_rng(3))
-    np.testing.assert_array_equal(large[:1000], small)
+    in_one_chunk = sample_sizes(spec, 1000, np.random.default_rng(3))
+    larger = sample_sizes(spec, 3000, np.random.default_rng(3))
+    monkeypatch.setattr(sizes_module, "_CHUNK", 7)
+    in_many_chunks = sample_sizes(spec, 1000, np.random.default_rng(3))
+    np.testing.assert_array_equal(in_many_chunks, in_one_chunk)
+    np.testing.assert_array_equal(larger[:1000], in_one_chunk)
 
 
 def test_zero_count_gives_an_empty_array():
