@@ -83,12 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(clean)
 
     # Commands of the model side register themselves (each sets ``func`` on its parser).
-    try:
-        from bench import modelcmd
-    except ImportError:
-        modelcmd = None
-    if modelcmd is not None:
-        modelcmd.register(commands, _common)
+    from bench import modelcmd
+
+    modelcmd.register(commands, _common)
     return parser
 
 

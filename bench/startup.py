@@ -1,0 +1,274 @@
+"""``stagebench startup SCENARIO``: startup per input mode against the number of files.
+
+The question it answers: "how much does splitting the same data into more files cost before
+training starts?" The model draws a line per mode from 10 to 10,000,000 files, at the
+scenario's total size (each file total / N bytes) or, with ``--fixed-file-size``, at the
+scenario's median file size (the total grows with N). Files are equal-sized so that the file
+count is the only thing that changes. Live runs on the endpoint add a few measured points
+(10, 100, 1,000, 10,000 files by default) as markers.
+
+Everything else (hosts, sharding, data-path settings) is the scenario's; the storage is the
+endpoint's profile (``embedded`` for the embedded server). Writes ``startup.csv``,
+``startup.png`` and ``startup.svg`` to a fresh ``results/<scenario>-startup-<stamp>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import results as results_io
+from bench.errors import StagebenchError
+from bench.scenario import Scenario
+
+MODEL_FILES = tuple(int(n) for n in np.unique(np.round(np.logspace(1, 7, 13)).astype(np.int64)))
+LIVE_FILES = (10, 100, 1_000, 10_000)
+MODE_COLOURS = {"file": "tab:blue", "pipe": "tab:orange", "fastfile": "tab:green"}
+
+
+def equal_sizes(files: int, *, total_bytes: int | None, file_bytes: int | None) -> np.ndarray:
+    """``files`` equal sizes: the total split evenly (remainder spread one byte each), or each
+    ``file_bytes``. Every file has at least one byte."""
+    if file_bytes is not None:
+        return np.full(files, max(1, file_bytes), dtype=np.int64)
+    assert total_bytes is not None
+    base, remainder = divmod(max(total_bytes, files), files)
+    sizes = np.full(files, base, dtype=np.int64)
+    sizes[:remainder] += 1
+    return sizes
+
+
+def model_sweep(
+    scenario: Scenario,
+    profile: Any,
+    *,
+    counts: tuple[int, ...],
+    total_bytes: int | None,
+    file_bytes: int | None,
+) -> list[dict[str, Any]]:
+    """Model startup per mode at each file count (``startup_only``: no epochs)."""
+    from bench.core.model import model_job
+    from bench.validate import model_arguments, scenario_storage
+
+    rows = []
+    for files in counts:
+        sizes = equal_sizes(files, total_bytes=total_bytes, file_bytes=file_bytes)
+        arguments = model_arguments(scenario, sizes)
+        storage = scenario_storage(profile, scenario, keys_in_bucket=files)
+        started = time.perf_counter()
+        result = model_job(storage=storage, startup_only=True, prefix_objects=files, **arguments)
+        seconds = time.perf_counter() - started
+        for mode, mode_result in result.items():
+            rows.append(
+                {
+                    "source": "model",
+                    "files": files,
+                    "file_bytes": int(sizes[0]),
+                    "total_bytes": int(sizes.sum()),
+                    "mode": mode,
+                    "startup_s": float(mode_result.startup_s.max()),
+                    "seconds_to_compute": seconds,
+                }
+            )
+    return rows
+
+
+def live_scenario(
+    scenario: Scenario, files: int, *, total_bytes: int | None, file_bytes: int | None
+) -> Scenario:
+    """The scenario with ``files`` equal files under a prefix of their own, one quick epoch."""
+    from bench.scenario import build_scenario
+
+    sizes = equal_sizes(files, total_bytes=total_bytes, file_bytes=file_bytes)
+    raw = copy.deepcopy(dict(scenario.raw))
+    dataset = dict(raw.get("dataset", {}))
+    for key in ("manifest", "uri", "sizes"):
+        dataset.pop(key, None)
+    base_prefix = scenario.dataset.prefix
+    dataset.update(
+        objects=files,
+        prefix=f"{base_prefix}startup-{files}-{int(sizes[0])}/",
+        bucket=scenario.dataset.bucket,
+        # Equal files (the remainder byte of a fixed total is below what a timeline can see).
+        sizes={"distribution": "fixed", "size": int(sizes[0])},
+    )
+    raw["dataset"] = dataset
+    raw["scenario"] = {**dict(raw.get("scenario", {})), "name": f"{scenario.name}-startup-{files}"}
+    # Startup is all that is kept: one epoch as fast as data comes keeps the run short.
+    raw["training"] = {**dict(raw.get("training", {})), "epochs": 1, "compute_rate": 0}
+    return build_scenario(raw, path=scenario.path)
+
+
+def live_points(
+    scenario: Scenario,
+    counts: tuple[int, ...],
+    *,
+    total_bytes: int | None,
+    file_bytes: int | None,
+    results_root: Path,
+    say: Any,
+) -> list[dict[str, Any]]:
+    """Run the scenario live at each file count on one endpoint; startup per mode (slowest host)."""
+    from bench.runner import run_scenario
+    from bench.s3.endpoint import open_endpoint
+    from bench.validate import _embedded_credentials
+
+    rows = []
+    spec = scenario.storage.endpoint
+    with open_endpoint(spec, region=scenario.storage.region) as endpoint:
+        credentials = _embedded_credentials() if endpoint.kind == "embedded" else None
+        with credentials or contextlib.nullcontext():
+            for files in counts:
+                point = live_scenario(
+                    scenario, files, total_bytes=total_bytes, file_bytes=file_bytes
+                )
+                say(f"live: {files:,} files ...")
+                started = time.perf_counter()
+                result = run_scenario(
+                    point,
+                    results_root=results_root,
+                    endpoint_spec=endpoint.url if endpoint.kind != "aws" else "aws",
+                    progress=False,
+                    say=lambda _: None,
+                )
+                if result.status != "ok":
+                    raise StagebenchError(
+                        f"live run at {files} files {result.status}: {result.error}; "
+                        "lower --max-files or pass --no-live"
+                    )
+                for mode, figures in result.summary["modes"].items():
+                    rows.append(
+                        {
+                            "source": "live",
+                            "files": files,
+                            "file_bytes": int(point.raw["dataset"]["sizes"]["size"]),
+                            "total_bytes": int(result.summary["dataset"]["bytes"]),
+                            "mode": mode,
+                            "startup_s": float(figures["startup_s"]),
+                            "seconds_to_compute": time.perf_counter() - started,
+                        }
+                    )
+    return rows
+
+
+def plot_startup(table: Any, path_stem: Path, *, title: str) -> list[Path]:
+    """Log-log startup vs files: a line per mode (model), markers for live points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 4.8))
+    for mode in table["mode"].unique():
+        colour = MODE_COLOURS.get(mode)
+        model = table[(table["source"] == "model") & (table["mode"] == mode)]
+        live = table[(table["source"] == "live") & (table["mode"] == mode)]
+        axes.plot(model["files"], model["startup_s"], "-", color=colour, label=f"{mode} (model)")
+        if len(live):
+            axes.plot(live["files"], live["startup_s"], "o", color=colour, label=f"{mode} (live)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("files")
+    axes.set_ylabel("startup (s, slowest host)")
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    written = []
+    for suffix in (".png", ".svg"):
+        path = path_stem.with_suffix(suffix)
+        figure.savefig(path, dpi=120)
+        written.append(path)
+    plt.close(figure)
+    return written
+
+
+def format_startup(table: Any) -> str:
+    grid = table.pivot_table(index="files", columns=["mode", "source"], values="startup_s")
+    grid.columns = [f"{mode} {source}" for mode, source in grid.columns]
+    return grid.to_string(float_format=lambda v: f"{v:.3g}", na_rep="-")
+
+
+def run_startup_command(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bench.profile import load_profile
+    from bench.scenario import load_scenario
+    from bench.skewcmd import dataset_sizes
+    from bench.validate import default_profile
+
+    overrides = {"storage.endpoint": args.endpoint} if args.endpoint else None
+    scenario = load_scenario(args.scenario, overrides=overrides)
+    spec = scenario.storage.endpoint
+    kind = spec if spec in ("embedded", "aws") else "url"
+    profile = load_profile(args.profile_file or default_profile(kind))
+    max_files = LIVE_FILES[-1] if args.max_files is None else args.max_files
+    if max_files < 1:
+        raise StagebenchError(f"--max-files {max_files}: must be >= 1, e.g. --max-files 1000")
+    sizes = dataset_sizes(scenario)
+    total_bytes = int(sizes.sum())
+    file_bytes = int(np.median(sizes)) if args.fixed_file_size else None
+    if file_bytes is None:
+        fixed = f"total {total_bytes / 1e6:.1f} MB split evenly"
+    else:
+        fixed = f"{file_bytes:,} bytes per file"
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    rows = model_sweep(
+        scenario,
+        profile,
+        counts=MODEL_FILES,
+        total_bytes=None if file_bytes else total_bytes,
+        file_bytes=file_bytes,
+    )
+    run_dir = results_io.new_run_dir(args.results, f"{scenario.name}-startup")
+    if not args.no_live:
+        counts = tuple(n for n in LIVE_FILES if n <= max_files)
+        if max_files not in counts and max_files < LIVE_FILES[-1] * 10:
+            counts = (*counts, max_files)
+        if kind == "embedded" and max(counts) >= 10_000:
+            say(
+                f"live points {', '.join(f'{n:,}' for n in counts)} files: populating 10,000 "
+                "objects takes ~35 s on the embedded server, and every mode reads them all"
+            )
+        rows += live_points(
+            scenario,
+            counts,
+            total_bytes=None if file_bytes else total_bytes,
+            file_bytes=file_bytes,
+            results_root=run_dir / "live",
+            say=say,
+        )
+    table = pd.DataFrame(rows)
+    results_io.write_csv(run_dir / "startup.csv", table)
+    title = (
+        f"{scenario.name}: {scenario.cluster.hosts} hosts, {scenario.distribution.type}, "
+        f"{fixed}; profile {profile.name}"
+    )
+    written = plot_startup(table, run_dir / "startup", title=title)
+    results_io.write_json(
+        run_dir / "summary.json",
+        {
+            "schema_version": results_io.SCHEMA_VERSION,
+            "kind": "startup",
+            "scenario": {"name": scenario.name, "path": str(scenario.path)},
+            "profile": profile.name,
+            "hosts": scenario.cluster.hosts,
+            "fixed": "file size" if file_bytes else "total size",
+            "total_bytes": total_bytes,
+            "file_bytes": file_bytes,
+        },
+    )
+    print(f"{title}; startup_s of the slowest host:")
+    print(format_startup(table))
+    print(f"results: {run_dir} ({', '.join(p.name for p in [run_dir / 'startup.csv', *written])})")
+    return 0
