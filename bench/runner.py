@@ -20,7 +20,7 @@ import numpy as np
 
 from bench import results as results_io
 from bench.dataset import Dataset, build_dataset, dataset_from_listing
-from bench.errors import StagebenchError
+from bench.errors import ObjectError, StagebenchError
 from bench.paths.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.endpoint import open_endpoint
@@ -216,6 +216,7 @@ def host_table(mode: str, outcomes: list[HostOutcome], events: Any, epochs: Any)
             "gets": len(host_gets),
             "lists": int(((events["op"] == "LIST") & (events["host"] == o.host)).sum()),
             "retries": int((host_gets["attempts"] - 1).clip(lower=0).sum()),
+            "failed": len(o.failed_keys),
         }
         download_s = o.startup_s if mode == "file" else o.end_s
         row["mb_per_s"] = row["bytes_fetched"] / download_s / 1e6 if download_s > 0 else 0.0
@@ -301,6 +302,7 @@ def run_scenario(
     epoch_tables: list[Any] = []
     status, error, error_text = "ok", None, None
     extra: dict[str, Any] = {}
+    failed_keys: list[dict[str, Any]] = []
     dataset: Dataset | None = None
     endpoint_info: tuple[str, str | None] = (spec, None)
     volumes: Path | None = None
@@ -356,9 +358,7 @@ def run_scenario(
 
                 check_reachable(endpoint, scenario.execution.dask)
                 say(f"engine: dask {scenario.execution.dask}")
-                dask = stack.enter_context(
-                    dask_client(scenario.execution.dask, hosts=len(plans))
-                )
+                dask = stack.enter_context(dask_client(scenario.execution.dask, hosts=len(plans)))
             for mode in scenario.modes:
                 say(f"mode {mode}: {len(plans)} hosts ...")
                 # Events live outside the mode's run, so a failure keeps what was measured.
@@ -386,6 +386,11 @@ def run_scenario(
                 event_tables.append(events)
                 epoch_tables.append(mode_epochs)
                 host_tables.append(host_table(mode, outcomes, events, mode_epochs))
+                failed_keys += [
+                    {"mode": mode, "host": o.host, "key": key, "error": why}
+                    for o in outcomes
+                    for key, why in o.failed_keys.items()
+                ]
     except KeyboardInterrupt as exc:
         status, error, error_text = "interrupted", exc, "interrupted by the user"
     except BaseExceptionGroup as group:
@@ -396,6 +401,9 @@ def run_scenario(
     finally:
         if volumes is not None and not keep_volumes:
             shutil.rmtree(volumes, ignore_errors=True)
+    if failed_keys and status == "ok":
+        error = _failed_keys_error(failed_keys, dataset)
+        status, error_text = "failed", str(error)
     if partial_log is not None and partial_log.rows:
         event_tables.append(partial_log.frame())  # the requests of the mode that stopped
 
@@ -431,6 +439,7 @@ def run_scenario(
         "training": scenario.training.__dict__,
         "execution": scenario.execution.__dict__,
         "modes": job_figures(hosts, epochs) if len(hosts) else {},
+        "failed_keys": failed_keys,
         **extra,
     }
     results_io.write_parquet(run_dir / "events.parquet", events)
@@ -438,6 +447,21 @@ def run_scenario(
     results_io.write_csv(run_dir / "epochs.csv", epochs)
     results_io.write_json(run_dir / "summary.json", summary)
     return RunResult(run_dir, status, hosts, epochs, events, summary, error)
+
+
+def _failed_keys_error(failed: list[dict[str, Any]], dataset: Dataset | None) -> ObjectError:
+    """One line for keys that failed after their retries while the rest of the run went on."""
+    first = failed[0]
+    keys = dict.fromkeys(f["key"] for f in failed)
+    modes = ", ".join(dict.fromkeys(f["mode"] for f in failed))
+    if len(keys) == 1:
+        text = f"{first['error']} (in {modes}); the other objects were read"
+    else:
+        text = (
+            f"{len(keys)} objects failed after their retries (in {modes}), the first: "
+            f"{first['error']}; summary.json lists them all"
+        )
+    return ObjectError(text, bucket=dataset.bucket if dataset else "", key=first["key"])
 
 
 def _first_error(group: BaseExceptionGroup) -> BaseException:

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from bench.errors import ObjectError
 from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
 from bench.paths.training import EpochStats
 from bench.s3.client import translate_error
@@ -71,6 +72,8 @@ class S3File:
 
     def close(self) -> None:
         for task in self._parts.values():
+            if task.done() and not task.cancelled():
+                task.exception()  # a read-ahead part that failed unread: not worth a warning
             task.cancel()
         self._parts.clear()
 
@@ -162,6 +165,8 @@ async def train_epoch(
             else:
                 while data := await consumer.take(handle.read(ctx.step_bytes)):
                     await consumer.consumed(data)
+        except ObjectError as error:
+            ctx.note_failure(error)  # the trainer skips the unreadable file and goes on
         finally:
             handle.close()
     return await consumer.finish()
@@ -172,8 +177,6 @@ async def run_host(ctx: HostContext) -> HostOutcome:
     listed_s = ctx.log.now()
     missing = [k for k in ctx.plan.keys if k not in index]
     if missing:
-        from bench.errors import ObjectError
-
         raise ObjectError(
             f"s3://{ctx.plan.bucket}/{missing[0]}: not in the listing of "
             f"s3://{ctx.plan.bucket}/{ctx.plan.prefix} ({len(missing)} keys missing)",
@@ -192,4 +195,5 @@ async def run_host(ctx: HostContext) -> HostOutcome:
         bytes=ctx.plan.total_bytes,
         epochs=epochs,
         extra={"listing_s": listed_s},
+        failed_keys=dict(ctx.failed_keys),
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.errors import ObjectError
 from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
 from bench.paths.training import EpochStats
 
@@ -42,7 +43,16 @@ async def download_shard(ctx: HostContext) -> float:
                 async def sink(chunk: bytes, fd: int = fd) -> None:
                     os.write(fd, chunk)
 
-                await get_range(ctx, MODE, 0, key, 0, int(plan.sizes[i]), sink, whole=True)
+                async def rewind(fd: int = fd) -> None:
+                    os.ftruncate(fd, 0)
+                    os.lseek(fd, 0, os.SEEK_SET)
+
+                await get_range(
+                    ctx, MODE, 0, key, 0, int(plan.sizes[i]), sink, whole=True, rewind=rewind
+                )
+            except ObjectError as error:
+                path.unlink(missing_ok=True)  # a partial file must not pass for the object
+                ctx.note_failure(error)
             finally:
                 os.close(fd)
 
@@ -59,7 +69,10 @@ async def train_epoch(ctx: HostContext, epoch: int, order: np.ndarray) -> EpochS
     """One epoch of training from the local volume: every file, in ``order``, step by step."""
     consumer = ctx.consumer(epoch)
     for i in order:
-        fd = os.open(_local_path(ctx, ctx.plan.keys[int(i)]), os.O_RDONLY)
+        key = ctx.plan.keys[int(i)]
+        if key in ctx.failed_keys:
+            continue  # never reached the volume
+        fd = os.open(_local_path(ctx, key), os.O_RDONLY)
         try:
             while True:
                 data = await consumer.take(_read_local(fd, ctx.step_bytes))
@@ -85,4 +98,5 @@ async def run_host(ctx: HostContext) -> HostOutcome:
         objects=len(ctx.plan.keys),
         bytes=ctx.plan.total_bytes,
         epochs=epochs,
+        failed_keys=dict(ctx.failed_keys),
     )

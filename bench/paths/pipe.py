@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.errors import ObjectError
 from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
 from bench.paths.training import EpochStats
 
@@ -60,6 +61,10 @@ async def _write_epoch(
             await get_range(
                 ctx, MODE, epoch, plan.keys[index], 0, int(plan.sizes[index]), sink, whole=True
             )
+        except ObjectError as error:
+            # The stream goes on with the next object, as far as the trainer can tell; the run
+            # reports the key.
+            ctx.note_failure(error)
         finally:
             await queue.put(None)
 
@@ -121,4 +126,5 @@ async def run_host(ctx: HostContext) -> HostOutcome:
         objects=len(ctx.plan.keys),
         bytes=ctx.plan.total_bytes,
         epochs=epochs,
+        failed_keys=dict(ctx.failed_keys),
     )

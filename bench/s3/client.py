@@ -55,14 +55,18 @@ def client_config(
     read_timeout: float = 60.0,
     aio: bool = True,
 ) -> Any:
-    """A botocore Config: standard retries, a pool sized for the concurrency, checksums as set."""
+    """A botocore Config: standard retries, a pool sized for the concurrency, checksums as set.
+
+    ``max_attempts`` counts every request, the first included (botocore's own ``max_attempts``
+    key counts only the retries, so it goes in as ``total_max_attempts``).
+    """
     if aio:
         from aiobotocore.config import AioConfig as config_class
     else:
         from botocore.config import Config as config_class
     return config_class(
         max_pool_connections=max_pool_connections,
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         response_checksum_validation=checksum_validation,
         request_checksum_calculation="when_required",
         connect_timeout=connect_timeout,
@@ -97,6 +101,8 @@ def sync_client(endpoint: Endpoint, **config_kwargs: Any) -> Any:
 
 
 _PERMISSION_CODES = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}
+_THROTTLING_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503"}
+_SERVER_CODES = {"InternalError", "ServiceUnavailable", "500"}
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
@@ -114,15 +120,31 @@ def translate_error(
     key: str | None = None,
     attempts: int | None = None,
 ) -> StagebenchError:
-    """Turn a botocore/aiohttp error into a one-line stagebench error with a remedy."""
+    """Turn a botocore/aiohttp error into a one-line stagebench error with a remedy.
+
+    With a ``key``, anything that went wrong with that one object (after its retries) is an
+    ObjectError, so a run can record the key and go on; problems of the endpoint as a whole
+    (unreachable, credentials, permissions) stay EndpointErrors.
+    """
     import botocore.exceptions as bce
 
-    where = f"s3://{bucket}/{key}" if key else (f"s3://{bucket}" if bucket else endpoint.describe())
-    tries = f" after {attempts} attempts" if attempts else ""
     if isinstance(exc, StagebenchError):
         return exc
+    where = f"s3://{bucket}/{key}" if key else (f"s3://{bucket}" if bucket else endpoint.describe())
+    if attempts is None and isinstance(exc, bce.ClientError):
+        retries = exc.response.get("ResponseMetadata", {}).get("RetryAttempts")
+        attempts = retries + 1 if retries is not None else None
+    tries = f" after {attempts} attempts" if attempts else ""
+
+    def on_key(text: str) -> StagebenchError:
+        if key:
+            return ObjectError(f"{where}: {text}", bucket=bucket or "", key=key)
+        return EndpointError(f"{where}: {text}")
+
     if isinstance(exc, bce.ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
+        message = exc.response.get("Error", {}).get("Message", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code in ("NoSuchBucket",):
             return EndpointError(
                 f"bucket {bucket!r} does not exist on {endpoint.describe()}; "
@@ -144,11 +166,22 @@ def translate_error(
                 f"{where}: access denied ({code}); grant s3:GetObject/s3:ListBucket"
                 "/s3:PutObject on it or use another --profile"
             )
-        message = exc.response.get("Error", {}).get("Message", "")
-        error: StagebenchError = EndpointError(f"{where}: {code} {message}{tries}".strip())
-        if key:
-            error = ObjectError(f"{where}: {code} {message}{tries}", bucket=bucket or "", key=key)
-        return error
+        if code in ("PreconditionFailed", "412"):
+            return on_key(
+                f"the object changed while it was read (its ETag no longer matches){tries}; "
+                "the dataset changed under the run"
+            )
+        if code in _THROTTLING_CODES:
+            return on_key(
+                f"throttled ({code}: {message}){tries}; lower cluster.concurrency or "
+                "pipe.prefetch, or raise storage.max_attempts"
+            )
+        if code in _SERVER_CODES or (isinstance(status, int) and status >= 500):
+            return on_key(
+                f"server error ({code or status}: {message}){tries}; raise storage.max_attempts "
+                "or check the store's health"
+            )
+        return on_key(f"{code} {message}{tries}".strip())
     if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
         return EndpointError(
             f"no AWS credentials found for {endpoint.describe()}; set AWS_ACCESS_KEY_ID and "
@@ -156,14 +189,56 @@ def translate_error(
         )
     if isinstance(exc, bce.ProfileNotFound):
         return EndpointError(f"{exc}; list profiles with 'aws configure list-profiles'")
-    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectTimeoutError):
+    if isinstance(exc, bce.ConnectTimeoutError) or (
+        isinstance(exc, bce.EndpointConnectionError) and _never_connected(exc)
+    ):
         return EndpointError(
             f"cannot reach {endpoint.describe()}{tries}; check the URL in storage.endpoint "
             "(or AWS_ENDPOINT_URL) and that the server is running"
         )
+    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectionClosedError):
+        # aiohttp reports a connection reset before the response as a connection error.
+        return on_key(
+            f"connection reset by {endpoint.describe()} before the response{tries} "
+            f"({_cause_text(exc)})"
+        )
     if isinstance(exc, bce.ReadTimeoutError | asyncio.TimeoutError):
-        return EndpointError(f"{where}: read timed out{tries} on {endpoint.describe()}")
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if key:
-        return ObjectError(f"{where}: {text}{tries}", bucket=bucket or "", key=key)
-    return EndpointError(f"{endpoint.describe()}: {text}")
+        return on_key(f"read timed out{tries} on {endpoint.describe()}")
+    if _is_body_error(exc):
+        return on_key(f"the response body broke{tries} ({_cause_text(exc)})")
+    return on_key(f"{_cause_text(exc)}{tries}")
+
+
+def _cause_text(exc: BaseException) -> str:
+    """The first line of the innermost error, with its type when the text is bare."""
+    inner = getattr(exc, "kwargs", {}).get("error") or exc
+    text = str(inner).splitlines()[0] if str(inner) else ""
+    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the TCP connection could not be made at all (refused, DNS, no route), as
+    opposed to one that was made and then reset."""
+    inner = getattr(exc, "kwargs", {}).get("error")
+    if inner is None:
+        return True
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover - aiohttp comes with aiobotocore
+        return True
+    if isinstance(inner, aiohttp.ClientConnectorError):
+        return True
+    # Errors from the synchronous (urllib3) client: a failed connect is a NewConnectionError.
+    return not isinstance(inner, aiohttp.ClientError)
+
+
+def _is_body_error(exc: BaseException) -> bool:
+    import botocore.exceptions as bce
+
+    if isinstance(exc, bce.ResponseStreamingError | bce.IncompleteReadError):
+        return True
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError)
