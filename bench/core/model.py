@@ -57,10 +57,11 @@ Simplifications (besides those above):
 - the rate and bandwidth shares of a shared endpoint are fixed at ``1 / hosts reading``: when
   fast hosts finish early, a straggler does not speed up;
 - Pipe ignores back-pressure from a consumer slower than the stream (the FIFO is unbounded);
-- above ``max_exact_items`` objects per host, runs of consecutive objects are merged into one
-  request sequence (their latencies and bytes added, gate and link slots kept), which moves
-  makespans by about one batch; the startup of Pipe and FastFile stays exact. FastFile batches
-  fetch their files one request at a time, exact for files within one part;
+- above ``max_exact_items`` objects per host, File and Pipe merge runs of consecutive objects
+  into one request sequence (their latencies and bytes added, gate and link slots kept), which
+  moves makespans by about one batch; the startup of Pipe stays exact. FastFile is never
+  merged: a file opens on idle resources, so each file's timeline is computed from its open
+  for all files at once and the files are chained by a cumulative sum, exactly;
 - above ``max_steps`` steps per host (all hosts together), steps are merged the same way;
 - zero-byte objects cost no request, as in the live paths (which never GET them).
 """
@@ -68,7 +69,7 @@ Simplifications (besides those above):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -80,6 +81,10 @@ PIPE_HELD_CHUNKS = 3
 MAX_EXACT_ITEMS = 20_000
 # Steps times distinct hosts kept exactly before consecutive steps are merged.
 MAX_STEPS = 20_000_000
+# Items whose request costs the loops work out at once.
+COST_BLOCK_ITEMS = 256
+# (file, row) cells a FastFile epoch works on at once, to bound its temporary arrays.
+FASTFILE_BLOCK_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -285,23 +290,6 @@ class _Links:
             np.zeros(rows),
         )
 
-    def request(
-        self, start: np.ndarray, nbytes: np.ndarray, requests: np.ndarray, tail_from=None, tail=None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """First-byte and end times of one request (or merged run) per row issued at ``start``."""
-        first_byte = start + requests * self.latency_s
-        if self.gate_interval_s:
-            self.gate = np.maximum(self.gate, start) + requests * self.gate_interval_s
-            first_byte = np.maximum(first_byte, self.gate)
-        end = first_byte + nbytes / self.connection_bps
-        if tail is not None:
-            end = np.maximum(end, tail_from + tail / self.connection_bps)
-        if self.link_bps:
-            self.link = np.maximum(self.link, first_byte) + nbytes / self.link_bps
-            end = np.maximum(end, self.link)
-        # A zero-byte object costs no request and leaves its connection at once.
-        return first_byte, np.where(requests > 0, end, start)
-
 
 def _merge(sizes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray | None, int]:
     """Merge runs of ``g`` consecutive items so that at most ``limit`` remain per row.
@@ -325,14 +313,21 @@ def _merge(sizes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray | None
 # --- fetch timelines ------------------------------------------------------------------------
 
 
-def _item_costs(links: _Links, nbytes: np.ndarray, requests: np.ndarray | None, k: int):
-    """Item k of every row: latency, gate slots, transfer and link times."""
-    size = nbytes[k]
-    count = 1.0 if requests is None else requests[k]
+def _item_costs(links: _Links, nbytes: np.ndarray, requests: np.ndarray | None, a: int, b: int):
+    """Items a..b of every row: latency, gate slots, transfer and link times (None: unused).
+
+    Latency and gate slots are scalars when every item is one request.
+    """
+    nbytes = nbytes[a:b]
+    count = 1.0 if requests is None else requests[a:b].astype(np.float64)
     latency = count * links.latency_s
     gate = count * links.gate_interval_s if links.gate_interval_s else None
-    link = size / links.link_bps if links.link_bps else None
-    return latency, gate, size / links.connection_bps, link
+    link = nbytes / links.link_bps if links.link_bps else None
+    return latency, gate, nbytes / links.connection_bps, link
+
+
+def _row(values, k: int):
+    return values if isinstance(values, float) else values[k]
 
 
 def _file_download(sizes: np.ndarray, links: _Links, concurrency: int, limit: int) -> np.ndarray:
@@ -347,24 +342,30 @@ def _file_download(sizes: np.ndarray, links: _Links, concurrency: int, limit: in
     free = np.zeros((max(1, concurrency), rows))
     gate, link = links.gate, links.link
     raised = np.empty_like(free)
-    for k in range(nbytes.shape[0]):
-        start = free[0].copy()
-        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, k)
-        first_byte = start + latency
-        if gate_cost is not None:
-            np.maximum(gate, start, out=gate)
-            gate += gate_cost
-            np.maximum(first_byte, gate, out=first_byte)
-        end = first_byte + transfer
-        if link_cost is not None:
-            np.maximum(link, first_byte, out=link)
-            link += link_cost
-            np.maximum(end, link, out=end)
-        if has_empty:
-            end = np.where(requests[k] > 0, end, start)
-        np.maximum(free, end, out=raised)
-        np.minimum(raised[:-1], free[1:], out=free[:-1])
-        free[-1] = raised[-1]
+    start = np.empty(rows)
+    first_byte = np.empty(rows)
+    end = np.empty(rows)
+    items = nbytes.shape[0]
+    for a in range(0, items, COST_BLOCK_ITEMS):
+        b = min(items, a + COST_BLOCK_ITEMS)
+        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, a, b)
+        for i, k in enumerate(range(a, b)):
+            start[:] = free[0]
+            np.add(start, _row(latency, i), out=first_byte)
+            if gate_cost is not None:
+                np.maximum(gate, start, out=gate)
+                gate += _row(gate_cost, i)
+                np.maximum(first_byte, gate, out=first_byte)
+            np.add(first_byte, transfer[i], out=end)
+            if link_cost is not None:
+                np.maximum(link, first_byte, out=link)
+                link += link_cost[i]
+                np.maximum(end, link, out=end)
+            if has_empty:
+                end[:] = np.where(requests[k] > 0, end, start)
+            np.maximum(free, end, out=raised)
+            np.minimum(raised[:-1], free[1:], out=free[:-1])
+            free[-1] = raised[-1]
     return free[-1].copy()
 
 
@@ -398,26 +399,32 @@ def _pipe_stream(
     delivered = np.empty((items + window, rows))
     delivered[:window] = 0.0  # "item -P .. -1": launch times of the first P items
     previous = np.zeros(rows)
-    for k in range(items):
-        start = delivered[k]  # delivery of item k - P
-        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, k)
-        first_byte = start + latency
-        if gate_cost is not None:
-            np.maximum(gate, start, out=gate)
-            gate += gate_cost
-            np.maximum(first_byte, gate, out=first_byte)
-        end = first_byte + transfer
-        tail = tails[k] if tails is not None else np.maximum(nbytes[k] - held, 0.0)
-        np.maximum(end, previous + tail / links.connection_bps, out=end)
-        if link_cost is not None:
-            np.maximum(link, first_byte, out=link)
-            link += link_cost
-            np.maximum(end, link, out=end)
-        if has_empty:
-            end = np.where(requests[k] > 0, end, start)
-        np.maximum(first_byte, previous, out=stream_start[k])
-        np.maximum(end, previous, out=previous)
-        delivered[k + window] = previous
+    first_byte = np.empty(rows)
+    end = np.empty(rows)
+    for a in range(0, items, COST_BLOCK_ITEMS):
+        b = min(items, a + COST_BLOCK_ITEMS)
+        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, a, b)
+        held_back = np.maximum(nbytes[a:b] - held, 0.0) if tails is None else tails[a:b]
+        tail_s = held_back / links.connection_bps if held_back.any() else None
+        for i, k in enumerate(range(a, b)):
+            start = delivered[k]  # delivery of item k - P
+            np.add(start, _row(latency, i), out=first_byte)
+            if gate_cost is not None:
+                np.maximum(gate, start, out=gate)
+                gate += _row(gate_cost, i)
+                np.maximum(first_byte, gate, out=first_byte)
+            np.add(first_byte, transfer[i], out=end)
+            if tail_s is not None:
+                np.maximum(end, previous + tail_s[i], out=end)
+            if link_cost is not None:
+                np.maximum(link, first_byte, out=link)
+                link += link_cost[i]
+                np.maximum(end, link, out=end)
+            if has_empty:
+                end[:] = np.where(requests[k] > 0, end, start)
+            np.maximum(first_byte, previous, out=stream_start[k])
+            np.maximum(end, previous, out=previous)
+            delivered[k + window] = previous
     first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
     return _Stream(
         nbytes, stream_start, delivered[window:], _pipe_first_data(first, links, chunk_bytes)
@@ -445,20 +452,28 @@ def _step_compute(total: np.ndarray, step_bytes: float, steps: int, compute_bps:
 def _pipe_avail(stream: _Stream, step_bytes: float, steps: int, total: np.ndarray) -> np.ndarray:
     """(steps, rows): when the last byte of each step reaches the consumer.
 
-    One searchsorted for all rows: row r's cumulative bytes are shifted by r × (largest total +
-    1), which keeps the flattened array sorted.
+    Step s (1-based) ends in the first item whose cumulative bytes reach s × step, so that
+    item's index is the number of items with floor(cumulative / step) < s: one count over all
+    items and rows (a bincount), then a cumulative sum over s. A row's last, partial step ends
+    in its last non-empty item.
     """
     items, rows = stream.bytes.shape
     if steps == 0 or items == 0:
         return np.zeros((steps, rows))
-    cumulative = np.cumsum(stream.bytes, axis=0)
-    spacing = float(total.max()) + 1.0
-    shift = np.arange(rows) * spacing
-    flat = (cumulative + shift[None, :]).T.ravel()
+    cumulative = np.cumsum(stream.bytes, axis=0, dtype=np.float64)
+    key = np.floor(cumulative / step_bytes)
+    np.minimum(key, steps, out=key)
+    key = key.astype(np.intp)
+    key *= rows
+    key += np.arange(rows)
+    counts = np.bincount(key.ravel(), minlength=(steps + 1) * rows).reshape(steps + 1, rows)
+    del key
+    item = np.cumsum(counts[:steps], axis=0)
     position = _step_positions(total, step_bytes, steps)
-    found = np.searchsorted(flat, (position + shift[None, :]).T.ravel(), side="left")
-    item = np.minimum(found - np.repeat(np.arange(rows) * items, steps), items - 1)
-    item = item.reshape(rows, steps).T
+    last = np.count_nonzero(cumulative < total[None, :], axis=0)
+    item = np.minimum(
+        np.where(position < np.arange(1, steps + 1)[:, None] * step_bytes, last, item), items - 1
+    )
     column = np.broadcast_to(np.arange(rows), item.shape)
     size = stream.bytes[item, column]
     before = cumulative[item, column] - size
@@ -479,194 +494,210 @@ class _FastFileEpoch:
     step_bytes: np.ndarray  # (steps, rows) bytes fetched for each step
 
 
+@dataclass
+class _Parts:
+    """The parts that complete steps, sorted by row then time, and each row's totals."""
+
+    row: np.ndarray  # (records,) row of the part
+    start: np.ndarray  # the consumer's start on the first step the part completes
+    steps: np.ndarray  # steps the part completes
+    requests: np.ndarray  # requests made up to and including the part
+    bytes: np.ndarray  # bytes fetched up to and including the part
+    running: np.ndarray  # (rows,) the consumer's clock after the last file
+    first_data: np.ndarray  # (rows,) end of the first part
+    total_requests: np.ndarray  # (rows,)
+    total_bytes: np.ndarray  # (rows,)
+
+
 def _fastfile_epoch(
+    sizes: np.ndarray, links: _Links, params: PathParams, training: Training, start: np.ndarray
+) -> _FastFileEpoch:
+    """One FastFile epoch per row from ``start``: files one at a time, parts with read-ahead.
+
+    Rows are taken in blocks of at most ``FASTFILE_BLOCK_CELLS`` (file, row) cells.
+    """
+    items, rows = sizes.shape
+    block = max(1, FASTFILE_BLOCK_CELLS // max(1, items))
+    pieces = [
+        _fastfile_parts(sizes[:, r : r + block], links, params, training, start[r : r + block], r)
+        for r in range(0, rows, block)
+    ]
+    if not pieces:
+        empty = np.zeros((0, 0))
+        return _FastFileEpoch(empty, empty, empty.astype(bool), np.zeros(0), empty, empty)
+    parts = _Parts(*(np.concatenate([getattr(p, f.name) for p in pieces]) for f in fields(_Parts)))
+    return _expand_steps(parts, training)
+
+
+def _fastfile_parts(
     sizes: np.ndarray,
-    counts: np.ndarray,
     links: _Links,
     params: PathParams,
     training: Training,
     start: np.ndarray,
-    limit: int,
-) -> _FastFileEpoch:
-    """One FastFile epoch per row from ``start``: files one at a time, parts with read-ahead."""
-    rows = sizes.shape[1]
+    first_row: int,
+) -> _Parts:
+    """The parts of every file of a block of rows, without a loop over files.
+
+    A file opens when the consumer is done with everything before it, so every earlier request
+    has ended and the host's gate and link are idle: a file's timeline measured from its open
+    depends only on the file and on the partial step carried into it (known from the
+    cumulative bytes). So all files are worked out together, one part index at a time (part j
+    only for the files that have it), and chained by a cumulative sum of their durations.
+    """
     step = float(training.step_bytes)
     step_s = step / training.compute_bps if training.compute_bps > 0 else 0.0
+    rows, items = sizes.shape[1], sizes.shape[0]
+    flat = sizes.T.astype(np.float64).ravel()  # row-major: cell = row * items + file
     random_access = params.access == "random"
     if random_access:
-        read_bytes = np.minimum(sizes, params.record_size) * params.reads_per_file
-        part_size = float(params.record_size)
+        part_size = np.minimum(flat, params.record_size)
+        parts = np.where(flat > 0, params.reads_per_file, 0)
+        read = part_size * params.reads_per_file
         window = 1
     else:
-        read_bytes = sizes
         part_size = float(params.part_size)
+        parts = np.ceil(flat / part_size).astype(np.int64)
+        read = flat
         window = params.read_ahead + max(1, math.ceil(step / part_size))
-    nbytes, requests, g = _merge(read_bytes, limit)
-    if requests is None:
-        requests = np.ones(nbytes.shape, dtype=np.int64)
-    if random_access:
-        requests = requests * params.reads_per_file
-    merged = g > 1
-    if merged or (not random_access and float(sizes.max(initial=0)) <= part_size):
-        epoch = _fastfile_chain(nbytes, requests, links, training, start, step, step_s)
-        if merged:  # the first read is one part of the first file, not the merged run
-            first = sizes[0].astype(np.float64) if sizes.shape[0] else np.zeros(rows)
-            first_part = np.minimum(first, part_size)
-            epoch.first_data_s = start + _request_alone(links, first_part, first_part > 0)
-        return epoch
-    running = start.astype(np.float64).copy()
-    pending = np.zeros(rows)
-    first_data = np.full(rows, np.nan)
-    # Per part: the consumer's step start and the steps it completes, expanded at the end.
-    part_start: list[np.ndarray] = []
-    part_steps: list[np.ndarray] = []
-    part_requests: list[np.ndarray] = []
-    part_bytes: list[np.ndarray] = []
-    for k in range(nbytes.shape[0]):
-        size = nbytes[k]
-        if merged:
-            parts = (size > 0).astype(np.int64)
-            part_bytes_max = size
-        else:
-            parts = np.ceil(size / part_size).astype(np.int64)
-            if random_access:
-                parts = np.where(size > 0, params.reads_per_file, 0)
-            part_bytes_max = np.full(rows, part_size)
-        opened = running.copy()
-        history = np.tile(opened, (window, 1))
-        offset = np.zeros(rows)
-        for j in range(int(parts.max()) if parts.size else 0):
-            real = j < parts
-            part = (
-                np.minimum(part_bytes_max, size - offset)
-                if not random_access
-                else (size / np.maximum(parts, 1))
+    by_row = (rows, items)
+    bytes_before = (np.cumsum(read.reshape(by_row), axis=1) - read.reshape(by_row)).ravel()
+    requests_before = (np.cumsum(parts.reshape(by_row), axis=1) - parts.reshape(by_row)).ravel()
+    duration = np.zeros(flat.size)  # from each file's open until its last part is used
+    first_end = np.zeros(flat.size)
+    # The files that have part j (None: all) and their state, in times from each file's open.
+    cells = None
+    gate = link = offset = running = 0.0
+    launch: list = [0.0] * window  # the consumer's clock when part j - window was used
+    found: list[tuple[np.ndarray, ...]] = []
+    for j in range(int(parts.max(initial=0))):
+        keep = parts > j if cells is None else parts[cells] > j
+        if not keep.all():
+            cells = np.flatnonzero(keep) if cells is None else cells[keep]
+            gate, link, offset, running, *launch = (
+                x if np.ndim(x) == 0 else x[keep] for x in (gate, link, offset, running, *launch)
             )
-            part = np.where(real, part, 0.0)
-            launch = history[j % window]
-            reqs = requests[k] if merged else real.astype(np.int64)
-            gate, link = links.gate.copy(), links.link.copy()
-            _, end = links.request(launch, part, reqs)
-            links.gate = np.where(real, links.gate, gate)
-            links.link = np.where(real, links.link, link)
-            total = pending + part
-            done = np.floor(total / step)
-            step_start = np.maximum(running, end)
-            new_running = step_start + done * step_s
-            running = np.where(real, new_running, running)
-            pending = np.where(real, total - done * step, pending)
-            part_start.append(np.where(real, step_start, 0.0))
-            part_steps.append(np.where(real, done, 0).astype(np.int64))
-            part_requests.append(np.where(real, reqs, 0))
-            part_bytes.append(part)
-            first_data = np.where(real & np.isnan(first_data) & (j == 0), end, first_data)
-            history[j % window] = running
-            offset += part
-    first_data = np.where(np.isnan(first_data), start, first_data)
-    return _expand_steps(
-        np.array(part_start),
-        np.array(part_steps),
-        np.array(part_requests, dtype=np.float64),
-        np.array(part_bytes, dtype=np.float64),
+
+        def pick(values: np.ndarray, cells=cells) -> np.ndarray:
+            return values if cells is None else values[cells]
+
+        part = pick(part_size) if random_access else np.minimum(part_size, pick(flat) - offset)
+        issued = launch[j % window]
+        first_byte = issued + links.latency_s
+        if links.gate_interval_s:
+            gate = np.maximum(gate, issued) + links.gate_interval_s
+            first_byte = np.maximum(first_byte, gate)
+        end = first_byte + part / links.connection_bps
+        if links.link_bps:
+            link = np.maximum(link, first_byte) + part / links.link_bps
+            end = np.maximum(end, link)
+        through = pick(bytes_before) + offset
+        offset = offset + part
+        done = np.floor((through + part) / step) - np.floor(through / step)
+        step_start = np.maximum(running, end)
+        running = step_start + done * step_s
+        launch[j % window] = running
+        if cells is None:
+            duration[:] = running
+        else:
+            duration[cells] = running
+        if j == 0:
+            first_end[slice(None) if cells is None else cells] = end
+        completes = np.flatnonzero(done)
+        cell = completes if cells is None else cells[completes]
+        found.append(
+            (
+                cell,
+                np.full(cell.size, j),
+                step_start[completes],
+                done[completes],
+                requests_before[cell] + (j + 1.0),
+                through[completes] + part[completes],
+            )
+        )
+    duration = duration.reshape(by_row)
+    through_files = np.cumsum(duration, axis=1)
+    opened = (through_files - duration + start[:, None]).ravel()
+    has_parts = parts.reshape(by_row) > 0
+    first = np.arange(rows) * items + has_parts.argmax(axis=1)
+    first_data = np.where(has_parts.any(axis=1), opened[first] + first_end[first], start)
+    running = start + through_files[:, -1] if items else start.astype(np.float64)
+    if found:
+        cell, j, begin, steps, requests, fetched = (
+            np.concatenate(a) for a in zip(*found, strict=True)
+        )
+        if len(found) > 1:  # sorted runs, one per part index: a stable sort merges them
+            order = np.argsort(cell * len(found) + j, kind="stable")
+            cell, begin, steps, requests, fetched = (
+                a[order] for a in (cell, begin, steps, requests, fetched)
+            )
+        begin = begin + opened[cell]
+        row = cell // items
+    else:
+        row = np.zeros(0, dtype=np.int64)
+        begin = steps = requests = fetched = np.zeros(0)
+    return _Parts(
+        row + first_row,
+        begin,
+        steps.astype(np.int64),
+        requests,
+        fetched,
         running,
-        pending,
         first_data,
-        training,
-        step_s,
+        parts.reshape(by_row).sum(axis=1).astype(np.float64),
+        read.reshape(by_row).sum(axis=1),
     )
 
 
-def _fastfile_chain(
-    nbytes: np.ndarray,
-    requests: np.ndarray,
-    links: _Links,
-    training: Training,
-    start: np.ndarray,
-    step: float,
-    step_s: float,
-) -> _FastFileEpoch:
-    """FastFile when every file is one request (or one merged run): a chain with a closed form.
+def _expand_steps(parts: _Parts, training: Training) -> _FastFileEpoch:
+    """Part records to per-step arrays, with the partial step at the end of the epoch.
 
-    Each request starts when the consumer is done with the previous one, after every earlier
-    gate and link slot, so it costs max(n L, n / rate) + bytes / min(bw, link) on its own, and
-    the consumer's clock is a cumulative sum.
+    The steps a part completes run back to back from its ``start``; a step's requests and
+    bytes are those made since the previous step's part.
     """
-    cost = requests * max(links.latency_s, links.gate_interval_s)
-    bandwidth = min(links.connection_bps, links.link_bps or np.inf)
-    cost = np.where(requests > 0, cost + nbytes / bandwidth, 0.0)
-    through = np.cumsum(nbytes, axis=0)
-    completed = np.floor(through / step)
-    done = np.diff(completed, axis=0, prepend=0.0)
-    running = start[None, :] + np.cumsum(cost + done * step_s, axis=0)
-    ends = running - done * step_s
-    rows = nbytes.shape[1]
-    real = nbytes > 0
-    first_real = real.argmax(axis=0)
-    any_real = real.any(axis=0)
-    first_data = np.where(any_real, ends[first_real, np.arange(rows)], start)
-    final = running[-1] if nbytes.shape[0] else start.astype(np.float64)
-    pending = (through[-1] - completed[-1] * step) if nbytes.shape[0] else np.zeros(rows)
-    return _expand_steps(
-        np.where(done > 0, ends, 0.0),
-        done.astype(np.int64),
-        requests.astype(np.float64),
-        nbytes,
-        final,
-        pending,
-        first_data,
-        training,
-        step_s,
-    )
-
-
-def _expand_steps(
-    starts: np.ndarray,
-    counts_per_part: np.ndarray,
-    part_requests: np.ndarray,
-    part_bytes: np.ndarray,
-    running: np.ndarray,
-    pending: np.ndarray,
-    first_data: np.ndarray,
-    training: Training,
-    step_s: float,
-) -> _FastFileEpoch:
-    """Per-part records (the consumer's step start and the steps each part completes) to
-    per-step arrays, with the partial step at the end of the epoch."""
-    rows = running.size
-    last = pending > 0
-    starts = np.vstack((starts, np.where(last, running, 0.0)[None, :]))
-    counts_per_part = np.vstack((counts_per_part, last.astype(np.int64)[None, :]))
-    part_requests = np.vstack((part_requests, np.zeros((1, rows))))
-    part_bytes = np.vstack((part_bytes, np.zeros((1, rows))))
+    rows = parts.running.size
+    step = float(training.step_bytes)
+    step_s = step / training.compute_bps if training.compute_bps > 0 else 0.0
+    pending = parts.total_bytes - np.floor(parts.total_bytes / step) * step
     compute_last = pending / training.compute_bps if training.compute_bps > 0 else 0 * pending
-    steps_per_row = counts_per_part.sum(axis=0)
-    max_steps = int(steps_per_row.max()) if rows else 0
-    step_end = np.zeros((max_steps, rows))
-    compute = np.zeros((max_steps, rows))
-    active = np.zeros((max_steps, rows), dtype=bool)
-    step_requests = np.zeros((max_steps, rows))
-    step_fetched = np.zeros((max_steps, rows))
-    requests_through = np.cumsum(part_requests, axis=0)
-    bytes_through = np.cumsum(part_bytes, axis=0)
-    for row in range(rows):
-        n = counts_per_part[:, row]
-        s = steps_per_row[row]
-        if s == 0:
-            continue
-        base = np.repeat(starts[:, row], n)
-        first_of_part = np.repeat(np.cumsum(n) - n, n)
-        within = np.arange(s) - first_of_part + 1
-        c = np.full(s, step_s)
-        if last[row]:
-            c[-1] = compute_last[row]
-        step_end[:s, row] = base + np.where(np.arange(s) < s - last[row], within * step_s, c)
-        compute[:s, row] = c
-        active[:s, row] = True
-        # A part's requests and bytes count towards the first step it helps complete.
-        part_of_step = np.repeat(np.arange(n.size), n)
-        step_requests[:s, row] = np.diff(requests_through[part_of_step, row], prepend=0.0)
-        step_fetched[:s, row] = np.diff(bytes_through[part_of_step, row], prepend=0.0)
-    return _FastFileEpoch(step_end, compute, active, first_data, step_requests, step_fetched)
+    tail = np.flatnonzero(pending > 0)
+    row = np.concatenate((parts.row, tail))
+    order = np.argsort(row, kind="stable")
+    row = row[order]
+    begin = np.concatenate((parts.start, parts.running[tail]))[order]
+    steps = np.concatenate((parts.steps, np.ones(tail.size, dtype=np.int64)))[order]
+    requests = np.concatenate((parts.requests, parts.total_requests[tail]))[order]
+    fetched = np.concatenate((parts.bytes, parts.total_bytes[tail]))[order]
+    partial = np.concatenate((np.zeros(parts.row.size, bool), np.ones(tail.size, bool)))[order]
+
+    record = np.repeat(np.arange(row.size), steps)
+    index = np.arange(record.size)
+    within = index - (np.cumsum(steps) - steps)[record] + 1
+    step_row = row[record]
+    per_row = np.bincount(step_row, minlength=rows)
+    position = index - (np.cumsum(per_row) - per_row)[step_row]
+    last = partial[record]
+    compute = np.where(last, compute_last[step_row], step_s)
+    ends = begin[record] + np.where(last, compute, within * step_s)
+    new_row = np.ones(record.size, dtype=bool)
+    new_row[1:] = step_row[1:] != step_row[:-1]
+
+    def since_previous(through: np.ndarray) -> np.ndarray:
+        values = through[record]
+        return values - np.where(new_row, 0.0, np.concatenate(([0.0], values[:-1])))
+
+    shape = (int(per_row.max(initial=0)), rows)
+    out = [np.zeros(shape) for _ in range(4)]
+    active = np.zeros(shape, dtype=bool)
+    for array, values in zip(
+        out, (ends, compute, since_previous(requests), since_previous(fetched)), strict=True
+    ):
+        array[position, step_row] = values
+    active[position, step_row] = True
+    step_end, step_compute, step_requests, step_fetched = out
+    return _FastFileEpoch(
+        step_end, step_compute, active, parts.first_data, step_requests, step_fetched
+    )
 
 
 # --- the consumer ---------------------------------------------------------------------------
@@ -928,7 +959,7 @@ def _model_mode(
             for epoch in range(epochs):
                 ordered = _epoch_order(sizes, counts, training.shuffle_seed, epoch)
                 alone = _Links.of(storage, rows, 1, volume=False) if barrier else links()
-                ff = _fastfile_epoch(ordered, counts, alone, params, train, begin, limit)
+                ff = _fastfile_epoch(ordered, alone, params, train, begin)
                 start = ff.first_data_s if epoch == 0 else begin
                 out = _consume_paced(
                     ff,
