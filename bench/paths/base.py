@@ -30,6 +30,11 @@ EVENT_COLUMNS = (
 )
 
 
+# Chunks at least this big are hashed (ETag check) in a worker thread, beside the event loop;
+# smaller ones cost less to hash than to hand over.
+HASH_IN_THREAD_BYTES = 256 * 1024
+
+
 class EventLog:
     """A row per request, appended as plain tuples: cheap on the hot path, a table at the end.
 
@@ -218,6 +223,7 @@ async def get_range(
     first_response = True
     etag: str | None = None  # of the first response; later ranges must come from the same object
     md5: Any = None  # running MD5 when the whole single-part object is read
+    hashing: asyncio.Future[None] | None = None  # MD5 of the previous chunk, in a thread
     while True:
         if ctx.first_byte_delay_s:
             await asyncio.sleep(ctx.first_byte_delay_s)
@@ -322,11 +328,24 @@ async def get_range(
                     first_byte_s = ctx.log.now()
                 await ctx.nic.consume(len(chunk))
                 if md5 is not None:
-                    md5.update(chunk)
+                    # hashlib releases the GIL: a big chunk is digested on another core while
+                    # the loop reads the next one. One update at a time, in order.
+                    if hashing is not None:
+                        await hashing
+                        hashing = None
+                    if len(chunk) < HASH_IN_THREAD_BYTES:
+                        md5.update(chunk)
+                    else:
+                        hashing = asyncio.get_running_loop().run_in_executor(
+                            None, md5.update, chunk
+                        )
                 await sink(chunk)
                 sent += len(chunk)
         finally:
             body.close()
+            if hashing is not None:
+                await hashing
+                hashing = None
         if sent < length:
             resumes += 1
             if resumes > max_resumes:
