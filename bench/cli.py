@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run hosts on a Dask cluster: tcp://scheduler:8786, or local:N worker processes",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--no-report", action="store_true", help="skip the capacity report (report.md, .html)"
+    )
     _common(run)
 
     skew = commands.add_parser("skew", help="how skewed sizes unbalance ShardedByS3Key")
@@ -86,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench import modelcmd
 
     modelcmd.register(commands, _common)
+    from bench import reportcmd
+
+    reportcmd.register(commands, _common)
     return parser
 
 
@@ -122,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print()
         print(format_comparison(result.summary["modes"]))
     print(f"results: {result.run_dir}")
+    if result.status != "interrupted" and len(result.hosts) and not args.no_report:
+        _write_report(result.run_dir)
     if result.status == "interrupted":
         print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
         return 130
@@ -130,6 +138,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise StagebenchError(f"run {result.status}: {result.error}") from result.error
         raise result.error
     return 0
+
+
+def _write_report(run_dir: Path) -> None:
+    """The capacity report at the end of a run; a report that fails leaves the results as
+    they are and says why in one line."""
+    from bench.report import write_report
+
+    try:
+        written = write_report(run_dir)
+    except StagebenchError as exc:
+        print(f"stagebench: report not written: {exc}", file=sys.stderr)
+        return
+    print(f"report: {written[0]}  ({written[1].name}: self-contained, plots embedded)")
 
 
 def _table(frame: object) -> str:

@@ -94,6 +94,19 @@ class ExecutionConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """What the capacity report adds to the measurements (GiB allowances, headroom fraction)."""
+
+    model_gb: float
+    checkpoint_gb: float
+    scratch_gb: float
+    headroom: float
+    container_size: int  # what the repack what-if packs small objects into
+    model_profile: str  # storage profile (preset or .toml) the what-ifs are modelled on
+    given: tuple[str, ...] = ()  # keys the scenario set; the rest are defaults
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path
@@ -106,6 +119,7 @@ class Scenario:
     fastfile: FastFileConfig
     training: TrainingConfig
     execution: ExecutionConfig
+    report: ReportConfig
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -259,6 +273,14 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "barrier": (_bool, True),
         "verify": (_bool, False),
     },
+    "report": {
+        "model_gb": (_number(0), 1.0),
+        "checkpoint_gb": (_number(0), 2.0),
+        "scratch_gb": (_number(0), 1.0),
+        "headroom": (_number(0), 0.2),
+        "container_size": (_size(1024 * 1024), 128 * 1024 * 1024),
+        "model_profile": (_text, "aws-s3-standard"),
+    },
 }
 
 
@@ -287,6 +309,17 @@ def _section(path: Path, raw: Mapping[str, Any], name: str) -> dict[str, Any]:
         except ValueError as exc:
             raise _fail(path, f"{name}.{key}", given[key], str(exc)) from exc
     return clean
+
+
+def _report(raw: Mapping[str, Any], clean: Mapping[str, Any]) -> ReportConfig:
+    given = raw.get("report") or {}
+    return ReportConfig(**clean, given=tuple(k for k in _SCHEMA["report"] if k in given))
+
+
+def report_config(section: Mapping[str, Any] | None, *, path: Path) -> ReportConfig:
+    """Validate a ``[report]`` table on its own (a run whose other sections no longer load)."""
+    raw = {"report": dict(section or {})}
+    return _report(raw, _section(path, raw, "report"))
 
 
 def _convert_size_spec(path: Path, spec: Any, where: str) -> dict[str, Any]:
@@ -457,5 +490,6 @@ def build_scenario(
             verify=tr["verify"],
         ),
         execution=ExecutionConfig(**sections["execution"]),
+        report=_report(raw, sections["report"]),
         raw=raw,
     )

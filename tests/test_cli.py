@@ -42,6 +42,11 @@ def test_quickstart_end_to_end(tmp_path):
     assert (run_dir / "epochs.csv").stat().st_size > 0
     for mode in modes:  # the comparison table has a row per mode
         assert any(line.split()[:1] == [mode] for line in done.stdout.splitlines())
+    # the capacity report is written at the end of the run and answers its questions
+    assert f"report: {run_dir / 'report.md'}" in done.stdout
+    report = (run_dir / "report.md").read_text()
+    assert "**VolumeSizeInGB per host:**" in report and "**Input mode (measured here):**" in report
+    assert (run_dir / "report.html").stat().st_size > 10_000
 
 
 def test_bad_scenario_is_one_line_exit_2(tmp_path):

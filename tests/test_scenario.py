@@ -39,6 +39,16 @@ def test_good_scenario_fills_defaults(tmp_path):
     assert scenario.modes == ("file",)
 
 
+def test_report_section_is_part_of_the_scenario(tmp_path):
+    default = load_scenario(write_scenario(tmp_path, GOOD)).report
+    assert (default.model_gb, default.headroom, default.given) == (1.0, 0.2, ())
+    text = GOOD + '[report]\nscratch_gb = 50\nheadroom = 0.3\ncontainer_size = "256MiB"\n'
+    report = load_scenario(write_scenario(tmp_path, text)).report
+    assert (report.scratch_gb, report.headroom) == (50, 0.3)
+    assert report.container_size == 256 * 1024**2
+    assert report.given == ("scratch_gb", "headroom", "container_size")
+
+
 def test_scenario_is_frozen(tmp_path):
     scenario = load_scenario(write_scenario(tmp_path, GOOD))
     with pytest.raises(AttributeError):
@@ -95,6 +105,8 @@ BAD = [
     ("[dataset]\nobjects", 'storage = "aws"\n[dataset]\nobjects', ["[storage]", "must be a table"]),
     ('prefix = "p/"', 'prefix = "p/"\nuri = "s3://b/x"', ["exactly one of"]),
     ("first_byte_latency_ms = 5", "first_byte_latency_ms = -1", ["first_byte_latency_ms"]),
+    ("[modes]", "[report]\nheadroom = -0.1\n[modes]", ["report.headroom", ">= 0"]),
+    ("[modes]", '[report]\ncontainer_size = "1KiB"\n[modes]', ["report.container_size"]),
 ]
 
 

@@ -1,0 +1,282 @@
+"""What-ifs from the timeline model: the same job with a different layout, cluster or instance.
+
+Each what-if changes one thing about the run's scenario and asks ``bench.core.model.model_job``
+for every mode's startup, job time and requests on a storage profile (``[report]
+model_profile``, by default the AWS S3 Standard preset). Costs are instance time (hosts × job
+time × hourly price) plus requests at the profile's prices.
+
+- **repack**: consecutive small objects packed into containers of about ``container_bytes``;
+- **byte-balanced layout**: keys renamed so that ShardedByS3Key's round-robin deal gives every
+  host about the same bytes (sizes sorted, dealt in snake order: 0..n-1, n-1..0, ...);
+- **hosts × 2** and **hosts ÷ 2**: the same data on a larger or smaller cluster;
+- **faster instance**: the next instance preset with a faster NIC, at its own price.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.report.capacity import ModeFigures
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bench.profile import Instance, Profile
+    from bench.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One what-if: the sizes (key order) and cluster the model is asked about."""
+
+    name: str
+    change: str
+    sizes: np.ndarray
+    hosts: int
+    instance: str
+    hourly_price: float
+    nic_bps: float
+    distribution: str
+    assignment: str
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What the model needs besides a variant: the profile, instance presets, path settings."""
+
+    profile: Profile
+    instances: dict[str, Instance]
+    scenario: Scenario
+    volume_gb: int  # File mode's volume per host (the report's recommendation)
+
+
+def model_available() -> bool:
+    """The model and its profiles can be imported (they are developed alongside the live side)."""
+    try:
+        from bench.core.model import model_job  # noqa: F401
+        from bench.profile import load_instances, load_profile  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def repack(sizes: np.ndarray, container_bytes: int) -> np.ndarray:
+    """Consecutive objects (key order) packed into containers of about ``container_bytes``.
+
+    An object goes into the container its first byte falls in, so a container holds at least
+    one object and ends near a multiple of ``container_bytes``; bytes are conserved.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if sizes.size == 0:
+        return sizes
+    start = np.cumsum(sizes) - sizes
+    container = start // int(container_bytes)
+    _, first = np.unique(container, return_index=True)
+    return np.add.reduceat(sizes, first).astype(np.int64)
+
+
+def snake_layout(sizes: np.ndarray, hosts: int) -> np.ndarray:
+    """Sizes in a key order under which round-robin sharding is byte-balanced.
+
+    Largest first, dealt round by round, every other round reversed: position ``r × hosts + h``
+    holds host ``h``'s object of round ``r``, so counts still differ by at most one.
+    """
+    ordered = np.sort(np.asarray(sizes, dtype=np.int64))[::-1]
+    padded_len = -(-ordered.size // hosts) * hosts
+    padded = np.full(padded_len, -1, dtype=np.int64)
+    padded[: ordered.size] = ordered
+    rounds = padded.reshape(-1, hosts)
+    rounds[1::2] = rounds[1::2, ::-1]
+    flat = rounds.ravel()
+    return flat[flat >= 0]
+
+
+def variants(
+    sizes: np.ndarray, context: ModelContext, *, container_bytes: int
+) -> tuple[list[Variant], list[str]]:
+    """The baseline and each what-if that applies, plus notes on those that do not."""
+    scenario = context.scenario
+    cluster, distribution = scenario.cluster, scenario.distribution
+    instance = context.instances.get(cluster.instance)
+    price = cluster.hourly_price or (instance.hourly_price if instance else 0.0)
+    nic = cluster.nic_bandwidth_bps or (instance.nic_bps if instance else 0.0)
+    base = Variant(
+        "as run",
+        f"{sizes.size:,} objects on {cluster.hosts} × {cluster.instance}",
+        sizes,
+        cluster.hosts,
+        cluster.instance,
+        price,
+        nic,
+        distribution.type,
+        distribution.assignment,
+    )
+    out, notes = [base], []
+    container = int(container_bytes)
+    total = int(sizes.sum())
+    capped = ""
+    if distribution.type == "ShardedByS3Key" and total and -(-total // cluster.hosts) < container:
+        # Fewer containers than hosts would leave hosts empty: at most one per host then.
+        container = -(-total // cluster.hosts)
+        capped = f" (capped at dataset / {cluster.hosts} hosts)"
+    packed = repack(sizes, container)
+    if packed.size < sizes.size:
+        out.append(
+            dataclasses.replace(
+                base,
+                name="repack",
+                change=f"{sizes.size:,} objects packed into {packed.size:,} containers of "
+                f"~{container / 1024**2:.4g} MiB{capped}",
+                sizes=packed,
+            )
+        )
+    else:
+        notes.append("repack: objects are already at least the container size")
+    if distribution.type == "ShardedByS3Key" and cluster.hosts > 1:
+        out.append(
+            dataclasses.replace(
+                base,
+                name="byte-balanced layout",
+                change="keys renamed so ShardedByS3Key deals each host about equal bytes",
+                sizes=snake_layout(sizes, cluster.hosts),
+                assignment="round-robin",
+            )
+        )
+    else:
+        notes.append("byte-balanced layout: only ShardedByS3Key on several hosts is unbalanced")
+    out.append(
+        dataclasses.replace(
+            base, name="hosts × 2", change=f"{cluster.hosts * 2} hosts", hosts=cluster.hosts * 2
+        )
+    )
+    if cluster.hosts > 1:
+        half = max(1, cluster.hosts // 2)
+        out.append(dataclasses.replace(base, name="hosts ÷ 2", change=f"{half} hosts", hosts=half))
+    faster = _faster_instance(context.instances, instance)
+    if faster is not None:
+        out.append(
+            dataclasses.replace(
+                base,
+                name="faster instance",
+                change=f"{faster.name} (NIC {faster.nic_bps * 8 / 1e9:g} Gb/s)",
+                instance=faster.name,
+                hourly_price=faster.hourly_price,
+                nic_bps=cluster.nic_bandwidth_bps or faster.nic_bps,
+            )
+        )
+    else:
+        notes.append(f"faster instance: no preset with a faster NIC than {cluster.instance}")
+    return out, notes
+
+
+def _faster_instance(instances: dict[str, Instance], current: Instance | None) -> Instance | None:
+    by_nic = sorted(instances.values(), key=lambda i: (i.nic_bps, i.hourly_price))
+    if current is None:
+        return None
+    return next((i for i in by_nic if i.nic_bps > current.nic_bps), None)
+
+
+def model_variant(variant: Variant, context: ModelContext) -> dict[str, ModeFigures]:
+    """Every mode of the scenario for one variant, as the model predicts it."""
+    from bench.core.model import model_job
+    from bench.profile import gp2_throughput_bps
+    from bench.validate import model_arguments
+
+    scenario = context.scenario
+    profile = context.profile
+    storage = profile.storage(keys_in_bucket=int(variant.sizes.size), nic_bps=variant.nic_bps)
+    instance = context.instances.get(variant.instance)
+    if instance is not None and instance.local_nvme_gib > 0:
+        # Local NVMe: far faster than the NIC; the volume is not the limit.
+        storage = dataclasses.replace(storage, volume_write_bps=0.0, volume_read_bps=0.0)
+    elif profile.volume_kind == "gp2":
+        rate = gp2_throughput_bps(context.volume_gb)
+        storage = dataclasses.replace(storage, volume_write_bps=rate, volume_read_bps=rate)
+    arguments = model_arguments(scenario, variant.sizes)
+    arguments.update(
+        hosts=variant.hosts,
+        distribution=variant.distribution,
+        assignment=variant.assignment,
+        modes=("file", "pipe", "fastfile"),
+    )
+    results = model_job(storage=storage, **arguments)
+    figures = {}
+    for mode, result in results.items():
+        job = result.job()
+        figures[mode] = ModeFigures(
+            startup_s=job["startup_s"],
+            job_s=job["end_s"],
+            au=job["au"],
+            gets=job["gets"],
+            lists=job["lists"],
+            epoch_s=job["epoch_s"],
+        )
+    return figures
+
+
+def what_if_table(
+    sizes: np.ndarray, context: ModelContext, *, container_bytes: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per (what-if, mode): startup, job time and cost as the model predicts them."""
+    import pandas as pd
+
+    found, notes = variants(sizes, context, container_bytes=container_bytes)
+    get_price, list_price = prices(context.profile)
+    rows: list[dict[str, Any]] = []
+    for variant in found:
+        for mode, figures in model_variant(variant, context).items():
+            instance_usd = variant.hosts * figures.job_s / 3600 * variant.hourly_price
+            request_usd = (figures.gets * get_price + figures.lists * list_price) / 1000
+            rows.append(
+                {
+                    "what_if": variant.name,
+                    "change": variant.change,
+                    "mode": mode,
+                    "hosts": variant.hosts,
+                    "instance": variant.instance,
+                    "objects": int(variant.sizes.size),
+                    "max_host_bytes": _max_host_bytes(variant),
+                    "startup_s": figures.startup_s,
+                    "job_s": figures.job_s,
+                    "epoch_s": figures.epoch_s,
+                    "au": figures.au,
+                    "gets": figures.gets,
+                    "lists": figures.lists,
+                    "instance_usd": instance_usd,
+                    "request_usd": request_usd,
+                    "cost_usd": instance_usd + request_usd,
+                }
+            )
+    return pd.DataFrame(rows), notes
+
+
+def prices(profile: Profile) -> tuple[float, float]:
+    """GET and LIST prices per 1,000 requests: the profile's, else S3 Standard list prices."""
+    from bench import cost
+
+    get_price = profile.get_price_per_1000 or cost.GET_PER_1000
+    list_price = profile.list_price_per_1000 or cost.LIST_PER_1000
+    return get_price, list_price
+
+
+def _max_host_bytes(variant: Variant) -> int:
+    from bench.core import sharding
+
+    if variant.distribution == "FullyReplicated":
+        return int(variant.sizes.sum())
+    strategy = (
+        "sharded-by-s3-key"
+        if variant.assignment == "round-robin"
+        else "sharded-by-s3-key-contiguous"
+    )
+    bytes_per_host, _ = sharding.loads(strategy, variant.sizes, variant.hosts)
+    return int(bytes_per_host.max()) if bytes_per_host.size else 0
+
+
+def finite(value: float) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
