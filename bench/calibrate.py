@@ -9,6 +9,9 @@ What the model needs, and how each figure is measured (all under a dedicated pre
 - the shared endpoint ceiling: GET/s of small objects and MB/s of medium objects with C
   connections at once, C = 1, 4, 16, 64; the best of each is what every host of a job shares
   (``requests.endpoint_get_per_s``, ``bandwidth.endpoint``);
+- burst: ``BURST`` small GETs issued at once; the time to the first answer, per request of the
+  burst, is what the model charges a burst of requests issued together (Pipe's first objects);
+- client MD5: bytes/s one core hashes (the ETag check of whole objects in File and Pipe);
 - LIST: the time of a 1,000-key page while the bucket holds N keys, for a few N, fitted as
   ``a + b × N`` (moto's page time grows with the bucket; S3's does not, and the fit says so).
 
@@ -37,6 +40,7 @@ MIB = 1024 * 1024
 CALIBRATE_BUCKET = "stagebench-calibrate"
 SWEEP_CONCURRENCY = (1, 4, 16, 64)
 LIST_CLIENTS = 4
+BURST = 32
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,15 @@ class Measurements:
     sweep: list[dict[str, float]] = field(default_factory=list)  # concurrency, get_per_s, mb_per_s
     list_points: list[tuple[int, float]] = field(default_factory=list)  # keys in bucket, page s
     list_parallel: float = 0.0
+    burst: list[tuple[float, float]] = field(default_factory=list)  # first, last answer (s)
+    md5_bps: float = 0.0
     seconds: float = 0.0
+
+    @property
+    def burst_first_last(self) -> tuple[float, float]:
+        """Median seconds to the first and to the last answer of a burst."""
+        first, last = np.median(np.array(self.burst), axis=0)
+        return float(first), float(last)
 
 
 async def _get(client: Any, bucket: str, key: str) -> tuple[float, float, int]:
@@ -132,6 +144,41 @@ async def _sweep_level(
     return done[0] / elapsed, done[1] / elapsed
 
 
+def md5_rate(seconds: float = 0.5) -> float:
+    """Bytes/s ``hashlib.md5`` takes on one core, in the 1 MiB chunks the readers hash."""
+    import hashlib
+
+    chunk = os.urandom(MIB)
+    digest = hashlib.md5(usedforsecurity=False)
+    hashed = 0
+    started = time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        digest.update(chunk)
+        hashed += len(chunk)
+    return hashed / elapsed
+
+
+async def _burst(
+    endpoint: Any, bucket: str, keys: Sequence[str], count: int
+) -> tuple[float, float]:
+    """Seconds to the first and to the last response headers of ``count`` GETs issued at once."""
+    from bench.s3.client import async_client, client_config
+
+    async with async_client(endpoint, client_config(max_pool_connections=count + 2)) as client:
+        await _get(client, bucket, keys[0])  # client set-up is not service time
+        started = time.perf_counter()
+
+        async def headers(key: str) -> float:
+            response = await client.get_object(Bucket=bucket, Key=key)
+            answered = time.perf_counter() - started
+            async with response["Body"] as body:
+                await body.read()
+            return answered
+
+        answered = await asyncio.gather(*(headers(keys[i % len(keys)]) for i in range(count)))
+    return min(answered), max(answered)
+
+
 async def _list_page_s(client: Any, bucket: str, prefix: str, pages: int) -> float:
     """Median time of the first 1,000-key page of ``prefix`` over ``pages`` tries."""
     times = []
@@ -178,6 +225,12 @@ async def measure(endpoint: Any, plan: Plan, *, bucket: str, say: Any = print) -
             {"concurrency": concurrency, "get_per_s": get_per_s, "mb_per_s": bytes_per_s / 1e6}
         )
         say(f"C={concurrency:<3} {get_per_s:7.0f} small GET/s  {bytes_per_s / 1e6:7.0f} MB/s")
+    for _ in range(plan.list_pages):
+        out.burst.append(await _burst(endpoint, bucket, small, BURST))
+    first, last = out.burst_first_last
+    say(f"{BURST} GETs at once: first answer {first * 1e3:.1f} ms, last {last * 1e3:.1f} ms")
+    out.md5_bps = md5_rate()
+    say(f"MD5 on one core: {out.md5_bps / 1e6:.0f} MB/s")
     # LIST: grow one prefix to each bucket size (the earlier prefixes count too) and time a page.
     # The bucket is the calibration's own, so it holds what was written here and one marker
     # per prefix (counted, not listed: listing 20k keys would cost more than the measurement).
@@ -258,6 +311,7 @@ def profile_text(m: Measurements, *, name: str, endpoint_text: str, quick: bool)
     best_rate = max(m.sweep, key=lambda row: row["get_per_s"])
     best_bandwidth = max(m.sweep, key=lambda row: row["mb_per_s"])
     page_base, per_key = fit_list(m.list_points)
+    burst_first, burst_last = m.burst_first_last
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores"
     sweep_lines = "\n".join(
@@ -294,6 +348,9 @@ endpoint = {best_bandwidth["mb_per_s"] * 1e6:.4g}
 # The best small-GET rate of the sweep above (at C={best_rate["concurrency"]:.0f}), shared by
 # every host of a job.
 endpoint_get_per_s = {best_rate["get_per_s"]:.1f}
+# {BURST} small GETs issued at once: the first answered after {burst_first * 1e3:.1f} ms, the
+# last after {burst_last * 1e3:.1f} ms (medians of {len(m.burst)}); per request of the burst:
+burst_first_answer_ms_per_request = {burst_first * 1e3 / BURST:.4g}
 
 [list]
 # One 1,000-key page (median of a few) while the bucket held N keys, fitted as a + b x N:
@@ -306,6 +363,12 @@ parallel = {m.list_parallel:.3g}
 [volume]
 # Host volumes are local folders of this machine: uncapped in the model.
 kind = "none"
+
+[client]
+# MD5 bytes/s on one core of this machine (the ETag check of whole objects in File and Pipe).
+# The model adds it to the endpoint's time per byte: here the server and the readers share
+# the same cores.
+md5 = {m.md5_bps:.4g}
 """
 
 
@@ -343,6 +406,14 @@ def measurements_table(m: Measurements) -> Any:
             "value": m.list_parallel,
         }
     )
+    rows.append(
+        {"measure": "md5_bps", "concurrency": 1, "keys_in_bucket": np.nan, "value": m.md5_bps}
+    )
+    for first, last in m.burst:
+        for measure, value in (("burst_first_s", first), ("burst_last_s", last)):
+            rows.append(
+                {"measure": measure, "concurrency": BURST, "keys_in_bucket": np.nan, "value": value}
+            )
     return pd.DataFrame(rows)
 
 

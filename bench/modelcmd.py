@@ -31,6 +31,16 @@ def cmd_startup(args: argparse.Namespace) -> int:
     return run_startup_command(args)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
+    return value
+
+
 def register(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add the model's subcommands to the CLI's subparsers."""
     calibrate = commands.add_parser(
@@ -66,6 +76,12 @@ def register(commands: Any, add_common: Callable[[argparse.ArgumentParser], None
     validate.add_argument("--profile", help="AWS profile for --endpoint aws")
     validate.add_argument("--results", type=Path, default=Path("results"))
     validate.add_argument("--modes", help="override modes.run, comma-separated")
+    validate.add_argument(
+        "--repeat",
+        type=_positive,
+        default=3,
+        help="live runs, each pinned before; live figures are their medians (default 3)",
+    )
     add_common(validate)
     validate.set_defaults(func=cmd_validate)
 

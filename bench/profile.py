@@ -19,6 +19,7 @@ from bench.errors import ScenarioError
 
 PROFILE_VERSION = 1
 VOLUME_KINDS = ("gp2", "nvme", "none")
+
 MIB = 1024 * 1024
 
 # section -> key -> (minimum, required). Values are numbers unless listed in _TEXT.
@@ -30,7 +31,11 @@ _SCHEMA: dict[str, dict[str, tuple[float, bool]]] = {
         "first_byte_p99_ms": (0.0, False),
     },
     "bandwidth": {"connection": (1.0, True), "host_nic": (0.0, False), "endpoint": (0.0, False)},
-    "requests": {"get_per_s_per_prefix": (0.0, False), "endpoint_get_per_s": (0.0, False)},
+    "requests": {
+        "get_per_s_per_prefix": (0.0, False),
+        "endpoint_get_per_s": (0.0, False),
+        "burst_first_answer_ms_per_request": (0.0, False),
+    },
     "list": {
         "page_base_s": (0.0, True),
         "page_per_key_in_bucket_s": (0.0, False),
@@ -38,8 +43,13 @@ _SCHEMA: dict[str, dict[str, tuple[float, bool]]] = {
     },
     "volume": {"size_gib": (0.0, False), "write": (0.0, False), "read": (0.0, False)},
     "prices": {"get_per_1000": (0.0, False), "list_per_1000": (0.0, False)},
+    "client": {"md5": (0.0, False)},
 }
-_TEXT = {("profile", "name"), ("profile", "description"), ("volume", "kind")}
+_TEXT = {
+    ("profile", "name"),
+    ("profile", "description"),
+    ("volume", "kind"),
+}
 
 
 class ProfileError(ScenarioError):
@@ -62,6 +72,8 @@ class Profile:
     list_page_base_s: float
     list_page_per_key_s: float
     list_parallel: float
+    burst_s_per_request: float
+    md5_bps: float
     volume_kind: str
     volume_size_gib: float
     volume_write_bps: float
@@ -108,6 +120,8 @@ class Profile:
             endpoint_bps=self.endpoint_bps,
             list_page_s=self.list_page_s(keys_in_bucket),
             list_parallel=self.list_parallel,
+            burst_s_per_request=self.burst_s_per_request,
+            verify_bps=self.md5_bps,
         )
 
 
@@ -230,6 +244,8 @@ def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
         list_page_base_s=get("list", "page_base_s"),
         list_page_per_key_s=get("list", "page_per_key_in_bucket_s"),
         list_parallel=get("list", "parallel"),
+        burst_s_per_request=get("requests", "burst_first_answer_ms_per_request") / 1e3,
+        md5_bps=get("client", "md5"),
         volume_kind=kind,
         volume_size_gib=get("volume", "size_gib"),
         volume_write_bps=get("volume", "write"),

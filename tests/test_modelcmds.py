@@ -94,13 +94,16 @@ def test_list_fit_recovers_a_line_and_refuses_a_negative_slope():
 
 def test_validate_prints_and_writes_the_error_table(embedded, tmp_path, unique_prefix, capsys):
     path = _scenario(tmp_path, embedded, unique_prefix)
-    argv = ["validate", str(path), "--profile-file", "embedded"]
+    argv = ["validate", str(path), "--profile-file", "embedded", "--repeat", "2"]
     assert main([*argv, "--results", str(tmp_path / "results")]) == 0
     printed = capsys.readouterr().out
     assert "median |error|" in printed and "startup_s" in printed
+    assert "medians of 2 runs" in printed
+    assert len(list((tmp_path / "results").glob("tiny-*"))) == 2
     (csv,) = (tmp_path / "results").glob("tiny-*/validate.csv")
     table = pd.read_csv(csv)
     assert tuple(table.columns) == CSV_COLUMNS
+    assert (table["live_min"] <= table["live"]).all() and (table["live"] <= table["live_max"]).all()
     assert set(table["mode"]) == {"file", "pipe", "fastfile"}
     assert set(table["scope"]) == {"job", "host median"}
     core = table[table["metric"].isin(["startup_s", "epoch_s"])]

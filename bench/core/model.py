@@ -29,7 +29,9 @@ requested when object ``k - P`` has been written into the FIFO. Only the object 
 the FIFO streams freely; the others may prefetch ``3 × chunk_size`` bytes (two queued chunks and
 one in hand) and wait for the rest, so large objects stream one after another. An object's bytes
 reach the consumer linearly from when it becomes the head (or its first byte, if later) to when
-its last byte is written. ``startup_s`` is the first chunk at the consumer.
+its last byte is written. ``startup_s`` is the first chunk at the consumer; on an endpoint that
+works on all requests at once (``burst_s_per_request``, a local server) the first ``P`` requests
+of every host go out together, so the first answer waits for that whole burst.
 
 FastFile. Each host lists the whole channel prefix (1,000 keys a page, pages one after another;
 a page costs the profile's ``a + b × keys in the bucket``, stretched by ``hosts /
@@ -103,6 +105,13 @@ class Storage:
     endpoint_bps: float = 0.0  # shared by every host of the job
     list_page_s: float = 0.1  # one 1,000-key page at this bucket's size
     list_parallel: float = 0.0  # LIST pages the endpoint serves at once; 0 = no limit
+    # Seconds per request before the first answer of a burst issued at once (a local server
+    # that works on every request together: K requests answer first after K x this); 0: none.
+    burst_s_per_request: float = 0.0
+    # Bytes/s the client checks whole objects against their ETag (MD5, File and Pipe, when the
+    # path verifies). With an endpoint bandwidth the two share one machine's CPU (a local
+    # server): each byte costs 1/endpoint + 1/verify seconds of it; otherwise a per-host cap.
+    verify_bps: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("latency_s", "list_page_s"):
@@ -127,6 +136,7 @@ class PathParams:
     access: str = "sequential"
     record_size: int = 64 * 1024
     reads_per_file: int = 4
+    verify_etag: bool = False  # File and Pipe check whole objects' MD5 (Storage.verify_bps)
 
 
 @dataclass(frozen=True)
@@ -270,14 +280,24 @@ class _Links:
     link_bps: float  # 0 = uncapped
     gate: np.ndarray
     link: np.ndarray
+    burst_s: float = 0.0  # Storage.burst_s_per_request
+    sharing_hosts: int = 1  # hosts reading at once
 
     @classmethod
-    def of(cls, storage: Storage, rows: int, reading_hosts: int, *, volume: bool) -> _Links:
+    def of(
+        cls, storage: Storage, rows: int, reading_hosts: int, *, volume: bool, verify: bool = False
+    ) -> _Links:
         share = max(1, reading_hosts)
         gate_interval = share / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
         caps = [storage.nic_bps]
-        if storage.endpoint_bps > 0:
-            caps.append(storage.endpoint_bps / share)
+        endpoint_bps = storage.endpoint_bps
+        if verify and storage.verify_bps > 0:
+            if endpoint_bps > 0:
+                endpoint_bps = 1.0 / (1.0 / endpoint_bps + 1.0 / storage.verify_bps)
+            else:
+                caps.append(storage.verify_bps)
+        if endpoint_bps > 0:
+            caps.append(endpoint_bps / share)
         if volume:
             caps.append(storage.volume_write_bps)
         positive = [c for c in caps if c > 0]
@@ -288,6 +308,8 @@ class _Links:
             min(positive) if positive else 0.0,
             np.zeros(rows),
             np.zeros(rows),
+            storage.burst_s_per_request,
+            share,
         )
 
 
@@ -425,10 +447,8 @@ def _pipe_stream(
             np.maximum(first_byte, previous, out=stream_start[k])
             np.maximum(end, previous, out=previous)
             delivered[k + window] = previous
-    first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
-    return _Stream(
-        nbytes, stream_start, delivered[window:], _pipe_first_data(first, links, chunk_bytes)
-    )
+    first_data = _pipe_first_data(sizes, links, chunk_bytes, window)
+    return _Stream(nbytes, stream_start, delivered[window:], first_data)
 
 
 def _steps_per_row(total: np.ndarray, step_bytes: float) -> np.ndarray:
@@ -897,11 +917,15 @@ def _model_mode(
     compute_s, stall_s, barrier_s = nan.copy(), nan.copy(), nan.copy()
     notes: list[str] = []
 
-    def links(volume: bool = False) -> _Links:
-        return _Links.of(storage, rows, reading, volume=volume)
+    def links(volume: bool = False, verify: bool = False) -> _Links:
+        return _Links.of(storage, rows, reading, volume=volume, verify=verify)
+
+    verify = params.verify_etag
 
     if mode == "file":
-        startup = _file_download(sizes, links(volume=True), params.concurrency, limit)
+        startup = _file_download(
+            sizes, links(volume=True, verify=verify), params.concurrency, limit
+        )
         if not startup_only:
             begin = startup.copy()
             for epoch in range(epochs):
@@ -916,13 +940,17 @@ def _model_mode(
                 _record(epoch, begin, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
                 begin = out.end
     elif mode == "pipe":
-        first = sizes[0] if sizes.shape[0] else np.zeros(rows)
-        startup = np.where(first > 0, _pipe_first_data(first, links(), params.chunk_bytes), 0.0)
+        ordered = _epoch_order(sizes, counts, training.shuffle_seed, 0)
+        startup = _pipe_first_data(
+            ordered, links(verify=verify), params.chunk_bytes, params.prefetch
+        )
         if not startup_only:
             begin = np.zeros(rows)
             for epoch in range(epochs):
                 ordered = _epoch_order(sizes, counts, training.shuffle_seed, epoch)
-                stream = _pipe_stream(ordered, links(), params.prefetch, params.chunk_bytes, limit)
+                stream = _pipe_stream(
+                    ordered, links(verify=verify), params.prefetch, params.chunk_bytes, limit
+                )
                 steps = int(_steps_per_row(shard_bytes, step_bytes).max()) if rows else 0
                 compute, active = _step_compute(shard_bytes, step_bytes, steps, train.compute_bps)
                 offset = begin if epoch else np.zeros(rows)
@@ -1006,8 +1034,22 @@ def _request_alone(links: _Links, nbytes: np.ndarray, has_request: np.ndarray) -
     return np.where(has_request, end, 0.0)
 
 
-def _pipe_first_data(first: np.ndarray, links: _Links, chunk_bytes: int) -> np.ndarray:
-    return _request_alone(links, np.minimum(first, chunk_bytes).astype(np.float64), first > 0)
+def _pipe_first_data(sizes: np.ndarray, links: _Links, chunk_bytes: int, window: int) -> np.ndarray:
+    """Per row, when the first chunk of the first object reaches the consumer.
+
+    On an endpoint that serves in order this is one request on idle resources. On one that
+    works on requests together (``burst_s_per_request``), the first ``window`` requests of every
+    host go out at once and the first answer comes after the whole burst's count times that cost
+    (its first chunk, not its bytes: a large burst is not slower to begin).
+    """
+    rows = sizes.shape[1]
+    first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
+    alone = _request_alone(links, np.minimum(first, chunk_bytes).astype(np.float64), first > 0)
+    if not links.burst_s or window <= 1 or sizes.shape[0] <= 1:
+        return alone
+    burst = sizes[:window]
+    wait = np.count_nonzero(burst, axis=0) * links.sharing_hosts * links.burst_s
+    return np.where(first > 0, np.maximum(alone, wait), 0.0)
 
 
 def _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s) -> None:

@@ -28,15 +28,23 @@ from bench.core.model import (
 class _Host:
     """One host's request gate and link clocks."""
 
-    def __init__(self, storage: Storage, sharing_hosts: int, *, volume: bool) -> None:
+    def __init__(
+        self, storage: Storage, sharing_hosts: int, *, volume: bool, verify: bool = False
+    ) -> None:
         self.latency = storage.latency_s
         self.bw = storage.connection_bps
         self.gate_interval = (
             sharing_hosts / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
         )
         caps = [storage.nic_bps]
-        if storage.endpoint_bps > 0:
-            caps.append(storage.endpoint_bps / sharing_hosts)
+        endpoint_bps = storage.endpoint_bps
+        if verify and storage.verify_bps > 0:
+            if endpoint_bps > 0:  # one CPU serves the bytes and hashes them
+                endpoint_bps = 1.0 / (1.0 / endpoint_bps + 1.0 / storage.verify_bps)
+            else:
+                caps.append(storage.verify_bps)
+        if endpoint_bps > 0:
+            caps.append(endpoint_bps / sharing_hosts)
         if volume:
             caps.append(storage.volume_write_bps)
         caps = [c for c in caps if c > 0]
@@ -145,7 +153,7 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
     begin = [0.0] * hosts
     if mode == "file":
         for h, objects in enumerate(shards):
-            link = _Host(storage, reading, volume=True)
+            link = _Host(storage, reading, volume=True, verify=params.verify_etag)
             free = [0.0] * max(1, params.concurrency)
             heapq.heapify(free)
             last = 0.0
@@ -223,7 +231,7 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
 
 def _pipe_epoch(objects, storage, params, training, reading, origin):
     """Objects in order, P in flight; returns (first data at the consumer, step avail times)."""
-    link = _Host(storage, reading, volume=False)
+    link = _Host(storage, reading, volume=False, verify=params.verify_etag)
     held = PIPE_HELD_CHUNKS * params.chunk_bytes
     window = max(1, params.prefetch)
     in_flight: deque[float] = deque()  # delivery times of the last P objects
@@ -241,8 +249,14 @@ def _pipe_epoch(objects, storage, params, training, reading, origin):
         in_flight.append(delivered_prev)
     first = objects[0] if objects else 0
     if first > 0:
-        probe = _Host(storage, reading, volume=False)
-        first_data = origin + probe.get(0.0, min(first, params.chunk_bytes))[1]
+        probe = _Host(storage, reading, volume=False, verify=params.verify_etag)
+        alone = probe.get(0.0, min(first, params.chunk_bytes))[1]
+        if storage.burst_s_per_request and window > 1 and len(objects) > 1:
+            # the first P requests of every host go out at once; the first answer waits for all
+            burst = objects[:window]
+            wait = sum(1 for size in burst if size > 0) * reading * storage.burst_s_per_request
+            alone = max(alone, wait)
+        first_data = origin + alone
     else:
         first_data = origin
     avail = []

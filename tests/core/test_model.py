@@ -29,6 +29,8 @@ def cases(draw):
         volume_read_bps=draw(st.sampled_from([0.0, 5e7])),
         list_page_s=draw(st.floats(0.0, 1.0)),
         list_parallel=draw(st.sampled_from([0.0, 2.0])),
+        burst_s_per_request=draw(st.sampled_from([0.0, 0.002])),
+        verify_bps=draw(st.sampled_from([0.0, 3e7])),
     )
     params = PathParams(
         concurrency=draw(st.integers(1, 6)),
@@ -39,6 +41,7 @@ def cases(draw):
         access=draw(st.sampled_from(["sequential", "sequential", "random"])),
         record_size=draw(st.sampled_from([4096, 300_000])),
         reads_per_file=draw(st.integers(1, 3)),
+        verify_etag=draw(st.booleans()),
     )
     training = Training(
         epochs=draw(st.integers(1, 2)),
@@ -144,6 +147,37 @@ def test_fully_replicated_hosts_share_one_timeline():
     assert np.all(result.startup_s == result.startup_s[0])
     # Six hosts share 100 requests/s: each gets 1/6 of it.
     assert result.startup_s[0] >= sizes.size * 6 / 100
+
+
+def test_a_burst_cost_delays_pipes_first_answer():
+    """4 hosts open 8 requests each at once. With a burst cost of 1.25 ms per request the first
+    answer comes after all 32 (0.04 s); without, after one gate slot at 400 GET/s (0.01 s)."""
+    sizes = np.full(400, 1000, dtype=np.int64)
+    params = PathParams(prefetch=8)
+    base = dict(latency_s=0.002, connection_bps=1e9, requests_per_s=400.0)
+    startup = {}
+    for burst in (0.0, 0.00125):
+        storage = Storage(**base, burst_s_per_request=burst)
+        result = model_job(sizes, hosts=4, storage=storage, params=params, modes=("pipe",))
+        startup[burst] = result["pipe"].startup_s.max()
+    assert startup[0.0] == pytest.approx(4 / 400 + 1000 / 1e9)
+    assert startup[0.00125] == pytest.approx(32 * 0.00125)
+
+
+def test_verification_shares_the_endpoints_cpu():
+    """100 MB into one host: 0.1 s at a 1 GB/s endpoint; hashing at 1 GB/s on the same CPU makes
+    each byte cost twice as long (0.2 s); without an endpoint figure it caps the host at 1 GB/s."""
+    sizes = np.full(100, 10**6, dtype=np.int64)
+    base = dict(latency_s=0.0, connection_bps=1e12, verify_bps=1e9)
+    startup = {}
+    for endpoint, verify in ((1e9, False), (1e9, True), (0.0, True)):
+        storage = Storage(**base, endpoint_bps=endpoint)
+        params = PathParams(concurrency=4, verify_etag=verify)
+        result = model_job(sizes, hosts=1, storage=storage, params=params, modes=("file",))
+        startup[endpoint, verify] = result["file"].startup_s.max()
+    assert startup[1e9, False] == pytest.approx(0.1)
+    assert startup[1e9, True] == pytest.approx(0.2)
+    assert startup[0.0, True] == pytest.approx(0.1)
 
 
 def test_bad_mode_is_rejected():
