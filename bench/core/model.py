@@ -821,15 +821,19 @@ def _consume_paced(
 # --- the job --------------------------------------------------------------------------------
 
 
-def _epoch_order(sizes: np.ndarray, counts: np.ndarray, seed: int | None, epoch: int) -> np.ndarray:
-    """Each row's objects in this epoch's order (``paths.base.epoch_order`` per host)."""
+def _epoch_order(
+    sizes: np.ndarray, counts: np.ndarray, seed: int | None, epoch: int, head: int | None = None
+) -> np.ndarray:
+    """Each row's objects in this epoch's order (``paths.base.epoch_order`` per host); with
+    ``head``, only its first ``head`` objects."""
+    items = sizes.shape[0] if head is None else min(head, sizes.shape[0])
     if seed is None:
-        return sizes
-    out = sizes.copy()
+        return sizes[:items]
+    out = sizes[:items].copy()
     for count in np.unique(counts):
         rows = np.flatnonzero(counts == count)
-        order = np.random.default_rng([seed, epoch]).permutation(int(count))
-        out[: int(count), rows] = sizes[order][:, rows]
+        order = np.random.default_rng([seed, epoch]).permutation(int(count))[:items]
+        out[: order.size, rows] = sizes[np.ix_(order, rows)]
     return out
 
 
@@ -940,11 +944,11 @@ def _model_mode(
                 _record(epoch, begin, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
                 begin = out.end
     elif mode == "pipe":
-        ordered = _epoch_order(sizes, counts, training.shuffle_seed, 0)
-        startup = _pipe_first_data(
-            ordered, links(verify=verify), params.chunk_bytes, params.prefetch
-        )
-        if not startup_only:
+        if startup_only:  # the first data needs only the first `prefetch` objects of epoch 0
+            window = max(1, params.prefetch)
+            head = _epoch_order(sizes, counts, training.shuffle_seed, 0, head=window)
+            startup = _pipe_first_data(head, links(verify=verify), params.chunk_bytes, window)
+        else:
             begin = np.zeros(rows)
             for epoch in range(epochs):
                 ordered = _epoch_order(sizes, counts, training.shuffle_seed, epoch)
