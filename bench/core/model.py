@@ -336,58 +336,247 @@ def _merge(sizes: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _item_costs(links: _Links, nbytes: np.ndarray, requests: np.ndarray | None, a: int, b: int):
-    """Items a..b of every row: latency, gate slots, transfer and link times (None: unused).
+    """Items a..b of every row: latency, gate slots, transfer and link times (None: unused),
+    and which items are empty (None: none is).
 
-    Latency and gate slots are scalars when every item is one request.
+    Latency and gate slots are floats when every item of the block is one request, which is
+    the case almost everywhere: shards padded to one length are empty only in their last item.
     """
     nbytes = nbytes[a:b]
-    count = 1.0 if requests is None else requests[a:b].astype(np.float64)
+    empty = None
+    count = 1.0
+    if requests is not None:
+        block = requests[a:b]
+        if block.dtype == bool:
+            if not block.all():
+                empty = ~block
+                count = block.astype(np.float64)
+        else:
+            count = block.astype(np.float64)
+            if not block.all():
+                empty = block == 0
     latency = count * links.latency_s
     gate = count * links.gate_interval_s if links.gate_interval_s else None
     link = nbytes / links.link_bps if links.link_bps else None
-    return latency, gate, nbytes / links.connection_bps, link
+    return latency, gate, nbytes / links.connection_bps, link, empty
 
 
-def _row(values, k: int):
-    return values if isinstance(values, float) else values[k]
+# Rows up to which numpy's accumulate along axis 0 beats one operation per row of a round.
+ACCUMULATE_MAX_ROWS = 64
+
+
+def _cumsum_down(values: np.ndarray, dtype) -> np.ndarray:
+    """Running sums down axis 0 of an ``(items, rows)`` array, as ``dtype``.
+
+    numpy's cumsum along axis 0 walks each column with a stride (tens of ns an element); for
+    wide arrays one addition per item row is several times faster.
+    """
+    if values.shape[1] <= ACCUMULATE_MAX_ROWS:
+        return np.cumsum(values, axis=0, dtype=dtype)
+    out = values.astype(dtype, copy=True)
+    for i in range(1, out.shape[0]):
+        np.add(out[i - 1], out[i], out=out[i])
+    return out
+
+
+def _accumulate(ufunc, x: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+    """``ufunc`` accumulated down axis 0 of a short ``(n, rows)`` array, in place.
+
+    With ``first`` the running value starts from it. numpy's accumulate walks axis 0 with a
+    stride, which is slow for many rows; one call per item row is then faster.
+    """
+    if first is not None:
+        ufunc(x[0], first, out=x[0])
+    if x.shape[1] <= ACCUMULATE_MAX_ROWS:
+        return ufunc.accumulate(x, axis=0, out=x)
+    for i in range(1, x.shape[0]):
+        ufunc(x[i - 1], x[i], out=x[i])
+    return x
+
+
+def _clock(issued: np.ndarray, costs, state: np.ndarray) -> np.ndarray:
+    """A served-in-order clock over a round: c_i = max(c_{i-1}, issued_i) + cost_i.
+
+    Closed form: c_i = S_i + max(c_{-1}, max_{j<=i} (issued_j - S_{j-1})), S the running sum of
+    the costs (a float, or ``(n, rows)`` costs), ``state`` = c_{-1} per row (not updated).
+    """
+    if isinstance(costs, float):
+        total = np.arange(1.0, issued.shape[0] + 1.0)[:, None]
+        total *= costs
+    else:
+        total = _accumulate(np.add, costs.copy())
+    clock = issued - total
+    clock += costs
+    _accumulate(np.maximum, clock, state)
+    clock += total
+    return clock
+
+
+def _gate_is_slack(links: _Links, requests: np.ndarray | None, in_flight: int) -> bool:
+    """True when the request gate can never delay a first byte, so it can be left out.
+
+    With at most ``in_flight`` requests out, starts that do not decrease, and every request
+    lasting at least the latency L, any m consecutive requests span at least
+    (ceil(m / in_flight) - 1) x L of start times (empty items cost no request and no gate
+    slot); the gate then trails the latency as long as in_flight x interval <= L. Merged items
+    (several requests each) are not covered.
+    """
+    return (requests is None or requests.dtype == bool) and (
+        in_flight * links.gate_interval_s <= links.latency_s
+    )
+
+
+def _rows(values, part: slice):
+    return values if isinstance(values, float) else values[part]
+
+
+def _clocks_slack(
+    starts: np.ndarray, costs, empty: np.ndarray | None, gate: np.ndarray, link: np.ndarray
+) -> bool:
+    """True when a block computed without the gate and link clocks is also right with them.
+
+    ``starts`` are the block's request starts in issue order. The gate only matters when a
+    gate slot comes after start + latency, the link only when a link slot comes after the
+    request's own end (empty items end at their start whatever the clocks say). When neither
+    matters the clocks are advanced over the block and True is returned; otherwise nothing
+    changes.
+    """
+    latency, gate_cost, transfer, link_cost = costs
+    first_byte = starts + latency
+    gate_clock = link_clock = None
+    if gate_cost is not None:
+        gate_clock = _clock(starts, gate_cost, gate)
+        fits = gate_clock <= first_byte
+        if not (fits.all() if empty is None else (fits | empty).all()):
+            return False
+    if link_cost is not None:
+        link_clock = _clock(first_byte, link_cost, link)
+        fits = link_clock <= first_byte + transfer
+        if not (fits.all() if empty is None else (fits | empty).all()):
+            return False
+    if gate_clock is not None:
+        gate[:] = gate_clock[-1]
+    if link_clock is not None:
+        link[:] = link_clock[-1]
+    return True
+
+
+class _Optimism:
+    """Whether the next block is first computed without the gate and link clocks.
+
+    After a block where a clock mattered, the next ``RETRY_BLOCKS`` blocks keep the clocks;
+    then leaving them out is tried again.
+    """
+
+    RETRY_BLOCKS = 8
+
+    def __init__(self, needed: bool) -> None:
+        self.needed = needed
+        self.wait = 0
+
+    def worth_trying(self) -> bool:
+        if not self.needed:
+            return False
+        if self.wait:
+            self.wait -= 1
+            return False
+        return True
+
+    def failed(self) -> None:
+        self.wait = self.RETRY_BLOCKS
+
+
+def _schedule_rounds(
+    free: np.ndarray,
+    costs,
+    gate: np.ndarray,
+    link: np.ndarray,
+    empty: np.ndarray | None,
+    check_order: bool,
+    starts: np.ndarray | None = None,
+) -> np.ndarray:
+    """List scheduling of a block of items over the sorted free times ``free`` (C, rows).
+
+    Up to C items go at once (a round): item i of the round takes free time i, the gate and
+    link clocks (when their costs are given) come from the closed form of ``_clock`` and the
+    ends follow. That is list scheduling exactly as long as no earlier item of the round ends
+    before item i's free time (item i would then take that end instead): the items before the
+    first row to break it are kept, and their ends merge with the free times left. The first
+    item of a round always takes the earliest free time, so every round keeps at least one
+    item. Returns the new free times; ``starts``, if given, receives every item's start.
+    """
+    latency, gate_cost, transfer, link_cost = costs
+    width = free.shape[0]
+    count = transfer.shape[0]
+    r = 0
+    while r < count:
+        part = slice(r, min(count, r + width))
+        n = part.stop - part.start
+        taken = free[:n]
+        first_byte = taken + _rows(latency, part)
+        gate_clock = link_clock = None
+        if gate_cost is not None:
+            gate_clock = _clock(taken, _rows(gate_cost, part), gate)
+            np.maximum(first_byte, gate_clock, out=first_byte)
+        end = first_byte + transfer[part]
+        if link_cost is not None:
+            link_clock = _clock(first_byte, link_cost[part], link)
+            np.maximum(end, link_clock, out=end)
+        if empty is not None:
+            end = np.where(empty[part], taken, end)
+        kept = n
+        if n > 1:
+            earliest = _accumulate(np.minimum, end[:-1].copy())
+            broken = (earliest < taken[1:]).any(axis=1)
+            if broken.any():
+                kept = int(broken.argmax()) + 1
+        if gate_clock is not None:
+            gate[:] = gate_clock[kept - 1]
+        if link_clock is not None:
+            link[:] = link_clock[kept - 1]
+        if starts is not None:
+            starts[r : r + kept] = taken[:kept]
+        r += kept
+        if kept < width:
+            free = np.sort(np.concatenate((end[:kept], free[kept:])), axis=0)
+        elif check_order and (end[1:] >= end[:-1]).all():
+            free = end
+        else:
+            free = np.sort(end, axis=0)
+    return free
 
 
 def _file_download(sizes: np.ndarray, links: _Links, concurrency: int, limit: int) -> np.ndarray:
     """Per row, the time the last object is on the volume: list scheduling over C connections.
 
-    Each row's connection free times are kept sorted, so the earliest-free connection is row 0
-    and putting a new end time back is one sorted insertion: b_i = min(max(a_i, e), a_{i+1}).
+    Each row's connection free times are kept sorted and the items are scheduled in rounds
+    (``_schedule_rounds``), a block of items at a time. A block is first computed without the
+    gate and link clocks and kept if neither would have delayed anything (``_clocks_slack``),
+    which spares most of the work where neither binds; otherwise it is computed with them.
     """
     nbytes, requests, _ = _merge(sizes, limit)
-    has_empty = requests is not None and bool((requests == 0).any())
     rows = sizes.shape[1]
-    free = np.zeros((max(1, concurrency), rows))
+    width = max(1, concurrency)
+    free = np.zeros((width, rows))
     gate, link = links.gate, links.link
-    raised = np.empty_like(free)
-    start = np.empty(rows)
-    first_byte = np.empty(rows)
-    end = np.empty(rows)
+    use_gate = links.gate_interval_s > 0 and not _gate_is_slack(links, requests, width)
+    check_order = rows > ACCUMULATE_MAX_ROWS  # sorting many short columns costs more
+    optimism = _Optimism(use_gate or links.link_bps > 0)
     items = nbytes.shape[0]
     for a in range(0, items, COST_BLOCK_ITEMS):
         b = min(items, a + COST_BLOCK_ITEMS)
-        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, a, b)
-        for i, k in enumerate(range(a, b)):
-            start[:] = free[0]
-            np.add(start, _row(latency, i), out=first_byte)
-            if gate_cost is not None:
-                np.maximum(gate, start, out=gate)
-                gate += _row(gate_cost, i)
-                np.maximum(first_byte, gate, out=first_byte)
-            np.add(first_byte, transfer[i], out=end)
-            if link_cost is not None:
-                np.maximum(link, first_byte, out=link)
-                link += link_cost[i]
-                np.maximum(end, link, out=end)
-            if has_empty:
-                end[:] = np.where(requests[k] > 0, end, start)
-            np.maximum(free, end, out=raised)
-            np.minimum(raised[:-1], free[1:], out=free[:-1])
-            free[-1] = raised[-1]
+        latency, gate_cost, transfer, link_cost, empty = _item_costs(links, nbytes, requests, a, b)
+        costs = (latency, gate_cost if use_gate else None, transfer, link_cost)
+        if optimism.worth_trying():
+            starts = np.empty((b - a, rows))
+            trial = _schedule_rounds(
+                free, (latency, None, transfer, None), gate, link, empty, check_order, starts
+            )
+            if _clocks_slack(starts, costs, empty, gate, link):
+                free = trial
+                continue
+            optimism.failed()
+        free = _schedule_rounds(free, costs, gate, link, empty, check_order)
     return free[-1].copy()
 
 
@@ -404,6 +593,14 @@ class _Stream:
 def _pipe_stream(
     sizes: np.ndarray, links: _Links, prefetch: int, chunk_bytes: int, limit: int
 ) -> _Stream:
+    """A Pipe epoch: object k is requested when object k - P is in the FIFO.
+
+    So the P objects of a round depend only on the round before, and the round is computed at
+    once: the gate and link clocks by the closed form of ``_clock``, and the FIFO clock
+    D_k = max(a_k, D_{k-1} + t_k) (a_k the object's own end, t_k the time its held-back tail
+    takes once it is the head) as D_k = T_k + max(D_{-1}, max_{j<=k}(a_j - T_j)), T the
+    running sum of the t.
+    """
     nbytes, requests, g = _merge(sizes, limit)
     held = float(PIPE_HELD_CHUNKS * chunk_bytes)
     tails = None
@@ -413,40 +610,51 @@ def _pipe_stream(
         if pad:
             tails = np.concatenate((tails, np.zeros((pad, sizes.shape[1]), dtype=tails.dtype)))
         tails = tails.reshape(-1, g, sizes.shape[1]).sum(axis=1, dtype=np.float64)
-    has_empty = requests is not None and bool((requests == 0).any())
     items, rows = nbytes.shape
     window = max(1, prefetch)
+    use_gate = links.gate_interval_s > 0 and not _gate_is_slack(links, requests, window)
     gate, link = links.gate, links.link
     stream_start = np.empty((items, rows))
     delivered = np.empty((items + window, rows))
     delivered[:window] = 0.0  # "item -P .. -1": launch times of the first P items
     previous = np.zeros(rows)
-    first_byte = np.empty(rows)
-    end = np.empty(rows)
-    for a in range(0, items, COST_BLOCK_ITEMS):
-        b = min(items, a + COST_BLOCK_ITEMS)
-        latency, gate_cost, transfer, link_cost = _item_costs(links, nbytes, requests, a, b)
+    block = -(-COST_BLOCK_ITEMS // window) * window
+    for a in range(0, items, block):
+        b = min(items, a + block)
+        latency, gate_cost, transfer, link_cost, empty = _item_costs(links, nbytes, requests, a, b)
+        if not use_gate:
+            gate_cost = None
         held_back = np.maximum(nbytes[a:b] - held, 0.0) if tails is None else tails[a:b]
         tail_s = held_back / links.connection_bps if held_back.any() else None
-        for i, k in enumerate(range(a, b)):
-            start = delivered[k]  # delivery of item k - P
-            np.add(start, _row(latency, i), out=first_byte)
+        for r in range(0, b - a, window):
+            part = slice(r, min(b - a, r + window))
+            first, last = a + part.start, a + part.stop
+            start = delivered[first:last]  # deliveries of items k - P
+            first_byte = start + _rows(latency, part)
             if gate_cost is not None:
-                np.maximum(gate, start, out=gate)
-                gate += _row(gate_cost, i)
-                np.maximum(first_byte, gate, out=first_byte)
-            np.add(first_byte, transfer[i], out=end)
-            if tail_s is not None:
-                np.maximum(end, previous + tail_s[i], out=end)
+                gate_clock = _clock(start, _rows(gate_cost, part), gate)
+                gate[:] = gate_clock[-1]
+                np.maximum(first_byte, gate_clock, out=first_byte)
+            end = first_byte + transfer[part]
             if link_cost is not None:
-                np.maximum(link, first_byte, out=link)
-                link += link_cost[i]
-                np.maximum(end, link, out=end)
-            if has_empty:
-                end[:] = np.where(requests[k] > 0, end, start)
-            np.maximum(first_byte, previous, out=stream_start[k])
-            np.maximum(end, previous, out=previous)
-            delivered[k + window] = previous
+                link_clock = _clock(first_byte, link_cost[part], link)
+                link[:] = link_clock[-1]
+                np.maximum(end, link_clock, out=end)
+            if empty is not None:
+                end = np.where(empty[part], start, end)
+            fifo = delivered[first + window : last + window]
+            if tail_s is None:
+                fifo[:] = end
+                _accumulate(np.maximum, fifo, previous)
+            else:
+                tail_total = _accumulate(np.add, tail_s[part].copy())
+                np.subtract(end, tail_total, out=fifo)
+                _accumulate(np.maximum, fifo, previous)
+                fifo += tail_total
+            heads = stream_start[first:last]
+            np.maximum(first_byte[0], previous, out=heads[0])
+            np.maximum(first_byte[1:], fifo[:-1], out=heads[1:])
+            previous = fifo[-1].copy()
     first_data = _pipe_first_data(sizes, links, chunk_bytes, window)
     return _Stream(nbytes, stream_start, delivered[window:], first_data)
 
@@ -480,10 +688,15 @@ def _pipe_avail(stream: _Stream, step_bytes: float, steps: int, total: np.ndarra
     items, rows = stream.bytes.shape
     if steps == 0 or items == 0:
         return np.zeros((steps, rows))
-    cumulative = np.cumsum(stream.bytes, axis=0, dtype=np.float64)
-    key = np.floor(cumulative / step_bytes)
+    if np.issubdtype(stream.bytes.dtype, np.integer):  # exact, and no float temporaries
+        cumulative = _cumsum_down(stream.bytes, np.int64)
+        key = cumulative // int(step_bytes)
+    else:
+        cumulative = _cumsum_down(stream.bytes, np.float64)
+        key = cumulative / step_bytes
+        np.floor(key, out=key)
     np.minimum(key, steps, out=key)
-    key = key.astype(np.intp)
+    key = key.astype(np.intp, copy=False)
     key *= rows
     key += np.arange(rows)
     counts = np.bincount(key.ravel(), minlength=(steps + 1) * rows).reshape(steps + 1, rows)
