@@ -85,6 +85,8 @@ MAX_EXACT_ITEMS = 20_000
 MAX_STEPS = 20_000_000
 # Items whose request costs the loops work out at once.
 COST_BLOCK_ITEMS = 256
+# Item rows counted at once for FastFile's GETs.
+PARTS_BLOCK_ITEMS = 1024
 # (file, row) cells a FastFile epoch works on at once, to bound its temporary arrays.
 FASTFILE_BLOCK_CELLS = 2_000_000
 
@@ -801,14 +803,16 @@ def _fastfile_parts(
     # The files that have part j (None: all) and their state, in times from each file's open.
     cells = None
     gate = link = offset = running = 0.0
+    crossed = np.floor(bytes_before / step)  # step boundaries before the part, per file
     launch: list = [0.0] * window  # the consumer's clock when part j - window was used
     found: list[tuple[np.ndarray, ...]] = []
     for j in range(int(parts.max(initial=0))):
         keep = parts > j if cells is None else parts[cells] > j
         if not keep.all():
             cells = np.flatnonzero(keep) if cells is None else cells[keep]
-            gate, link, offset, running, *launch = (
-                x if np.ndim(x) == 0 else x[keep] for x in (gate, link, offset, running, *launch)
+            gate, link, offset, running, crossed, *launch = (
+                x if np.ndim(x) == 0 else x[keep]
+                for x in (gate, link, offset, running, crossed, *launch)
             )
 
         def pick(values: np.ndarray, cells=cells) -> np.ndarray:
@@ -824,9 +828,10 @@ def _fastfile_parts(
         if links.link_bps:
             link = np.maximum(link, first_byte) + part / links.link_bps
             end = np.maximum(end, link)
-        through = pick(bytes_before) + offset
         offset = offset + part
-        done = np.floor((through + part) / step) - np.floor(through / step)
+        through = pick(bytes_before) + offset  # bytes used once the part is
+        done = np.floor(through / step)
+        done, crossed = done - crossed, done
         step_start = np.maximum(running, end)
         running = step_start + done * step_s
         launch[j % window] = running
@@ -845,7 +850,7 @@ def _fastfile_parts(
                 step_start[completes],
                 done[completes],
                 requests_before[cell] + (j + 1.0),
-                through[completes] + part[completes],
+                through[completes],
             )
         )
     duration = duration.reshape(by_row)
@@ -919,15 +924,21 @@ def _expand_steps(parts: _Parts, training: Training) -> _FastFileEpoch:
         values = through[record]
         return values - np.where(new_row, 0.0, np.concatenate(([0.0], values[:-1])))
 
-    shape = (int(per_row.max(initial=0)), rows)
-    out = [np.zeros(shape) for _ in range(4)]
-    active = np.zeros(shape, dtype=bool)
-    for array, values in zip(
-        out, (ends, compute, since_previous(requests), since_previous(fetched)), strict=True
-    ):
-        array[position, step_row] = values
-    active[position, step_row] = True
-    step_end, step_compute, step_requests, step_fetched = out
+    # The records run row by row, so writing them into (rows, steps) is sequential; the
+    # (steps, rows) arrays are its transpose.
+    longest = int(per_row.max(initial=0))
+    cell = step_row * longest + position
+
+    def by_step(values: np.ndarray, dtype=np.float64) -> np.ndarray:
+        array = np.zeros(rows * longest, dtype=dtype)
+        array[cell] = values
+        return np.ascontiguousarray(array.reshape(rows, longest).T)
+
+    step_end, step_compute, step_requests, step_fetched = (
+        by_step(values)
+        for values in (ends, compute, since_previous(requests), since_previous(fetched))
+    )
+    active = by_step(True, bool)
     return _FastFileEpoch(
         step_end, step_compute, active, parts.first_data, step_requests, step_fetched
     )
@@ -1190,7 +1201,7 @@ def _model_mode(
             fetched = read.sum(axis=0).astype(np.float64) * epochs
             gets = np.sum(np.where(sizes > 0, params.reads_per_file, 0), axis=0) * epochs
         else:
-            gets = np.sum(np.ceil(sizes / params.part_size), axis=0).astype(np.int64) * epochs
+            gets = _parts_per_row(sizes, params.part_size) * epochs
         first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
         first_read = np.minimum(first, params.record_size if random_access else params.part_size)
         first_read = first_read.astype(np.float64)
@@ -1238,6 +1249,18 @@ def _model_mode(
         barrier_s=barrier_s[:, row],
         notes=notes,
     )
+
+
+def _parts_per_row(sizes: np.ndarray, part_size: int) -> np.ndarray:
+    """Per row, the parts of ``part_size`` its objects are read in (ceil per object).
+
+    Item rows are taken a few thousand at a time so the temporaries stay small.
+    """
+    total = np.zeros(sizes.shape[1], dtype=np.int64)
+    for a in range(0, sizes.shape[0], PARTS_BLOCK_ITEMS):
+        block = sizes[a : a + PARTS_BLOCK_ITEMS]
+        total += ((block + (part_size - 1)) // part_size).sum(axis=0)
+    return total
 
 
 def _request_alone(links: _Links, nbytes: np.ndarray, has_request: np.ndarray) -> np.ndarray:
