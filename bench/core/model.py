@@ -414,6 +414,30 @@ def _clock(issued: np.ndarray, costs, state: np.ndarray) -> np.ndarray:
     return clock
 
 
+class _Sums:
+    """Running sums of a block's per-item costs of one clock, for ``clock`` over any run of
+    the block's items without summing again (a float cost: the same for every item)."""
+
+    def __init__(self, costs, count: int) -> None:
+        if isinstance(costs, float):
+            self.inclusive = np.arange(1.0, count + 1.0)[:, None] * costs
+        else:
+            self.inclusive = _cumsum_down(costs, np.float64)
+        self.exclusive = self.inclusive - costs
+
+    def clock(self, issued: np.ndarray, part: slice, state: np.ndarray) -> np.ndarray:
+        """c_i = max(c_{i-1}, issued_i) + cost_i over the items ``part``, c_{-1} = ``state``.
+
+        With S the block's running sums: c_i = S_i + max(state - S'_first,
+        max_{j<=i} (issued_j - S'_j)), S' = S minus the item's own cost.
+        """
+        clock = issued - self.exclusive[part]
+        np.maximum(clock[0], state - self.exclusive[part.start], out=clock[0])
+        _accumulate(np.maximum, clock)
+        clock += self.inclusive[part]
+        return clock
+
+
 def _gate_is_slack(links: _Links, requests: np.ndarray | None, in_flight: int) -> bool:
     """True when the request gate can never delay a first byte, so it can be left out.
 
@@ -510,6 +534,8 @@ def _schedule_rounds(
     latency, gate_cost, transfer, link_cost = costs
     width = free.shape[0]
     count = transfer.shape[0]
+    gate_sums = None if gate_cost is None else _Sums(gate_cost, count)
+    link_sums = None if link_cost is None else _Sums(link_cost, count)
     r = 0
     while r < count:
         part = slice(r, min(count, r + width))
@@ -517,21 +543,21 @@ def _schedule_rounds(
         taken = free[:n]
         first_byte = taken + _rows(latency, part)
         gate_clock = link_clock = None
-        if gate_cost is not None:
-            gate_clock = _clock(taken, _rows(gate_cost, part), gate)
+        if gate_sums is not None:
+            gate_clock = gate_sums.clock(taken, part, gate)
             np.maximum(first_byte, gate_clock, out=first_byte)
         end = first_byte + transfer[part]
-        if link_cost is not None:
-            link_clock = _clock(first_byte, link_cost[part], link)
+        if link_sums is not None:
+            link_clock = link_sums.clock(first_byte, part, link)
             np.maximum(end, link_clock, out=end)
         if empty is not None:
             end = np.where(empty[part], taken, end)
         kept = n
         if n > 1:
             earliest = _accumulate(np.minimum, end[:-1].copy())
-            broken = (earliest < taken[1:]).any(axis=1)
+            broken = earliest < taken[1:]
             if broken.any():
-                kept = int(broken.argmax()) + 1
+                kept = int(broken.any(axis=1).argmax()) + 1
         if gate_clock is not None:
             gate[:] = gate_clock[kept - 1]
         if link_clock is not None:
@@ -619,7 +645,6 @@ def _pipe_stream(
     stream_start = np.empty((items, rows))
     delivered = np.empty((items + window, rows))
     delivered[:window] = 0.0  # "item -P .. -1": launch times of the first P items
-    previous = np.zeros(rows)
     block = -(-COST_BLOCK_ITEMS // window) * window
     for a in range(0, items, block):
         b = min(items, a + block)
@@ -628,35 +653,40 @@ def _pipe_stream(
             gate_cost = None
         held_back = np.maximum(nbytes[a:b] - held, 0.0) if tails is None else tails[a:b]
         tail_s = held_back / links.connection_bps if held_back.any() else None
-        for r in range(0, b - a, window):
-            part = slice(r, min(b - a, r + window))
+        count = b - a
+        gate_sums = None if gate_cost is None else _Sums(gate_cost, count)
+        link_sums = None if link_cost is None else _Sums(link_cost, count)
+        tail_sums = None if tail_s is None else _cumsum_down(tail_s, np.float64)
+        for r in range(0, count, window):
+            part = slice(r, min(count, r + window))
             first, last = a + part.start, a + part.stop
             start = delivered[first:last]  # deliveries of items k - P
+            previous = delivered[first + window - 1]  # delivery of item k - 1
+            fifo = delivered[first + window : last + window]
             first_byte = start + _rows(latency, part)
-            if gate_cost is not None:
-                gate_clock = _clock(start, _rows(gate_cost, part), gate)
+            if gate_sums is not None:
+                gate_clock = gate_sums.clock(start, part, gate)
                 gate[:] = gate_clock[-1]
                 np.maximum(first_byte, gate_clock, out=first_byte)
-            end = first_byte + transfer[part]
-            if link_cost is not None:
-                link_clock = _clock(first_byte, link_cost[part], link)
+            np.add(first_byte, transfer[part], out=fifo)
+            if link_sums is not None:
+                link_clock = link_sums.clock(first_byte, part, link)
                 link[:] = link_clock[-1]
-                np.maximum(end, link_clock, out=end)
+                np.maximum(fifo, link_clock, out=fifo)
             if empty is not None:
-                end = np.where(empty[part], start, end)
-            fifo = delivered[first + window : last + window]
-            if tail_s is None:
-                fifo[:] = end
+                np.copyto(fifo, start, where=empty[part])
+            if tail_sums is None:
                 _accumulate(np.maximum, fifo, previous)
-            else:
-                tail_total = _accumulate(np.add, tail_s[part].copy())
-                np.subtract(end, tail_total, out=fifo)
+            else:  # running sums of the tails from the round's first item
+                tail_total = tail_sums[part] - (tail_sums[r - 1] if r else 0.0)
+                fifo -= tail_total
                 _accumulate(np.maximum, fifo, previous)
                 fifo += tail_total
-            heads = stream_start[first:last]
-            np.maximum(first_byte[0], previous, out=heads[0])
-            np.maximum(first_byte[1:], fifo[:-1], out=heads[1:])
-            previous = fifo[-1].copy()
+            np.maximum(
+                first_byte,
+                delivered[first + window - 1 : last + window - 1],
+                out=stream_start[first:last],
+            )
     first_data = _pipe_first_data(sizes, links, chunk_bytes, window)
     return _Stream(nbytes, stream_start, delivered[window:], first_data)
 
