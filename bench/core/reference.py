@@ -260,14 +260,14 @@ def _pipe_epoch(objects, storage, params, training, reading, origin):
     else:
         first_data = origin
     avail = []
+    k = through = 0  # the object holding the step's last byte, and the bytes before it
     for position, _ in _steps(sum(objects), training.step_bytes, training.compute_bps):
-        through = 0
-        for size, stream_start, done in pieces:
-            if through + size >= position and size > 0:
-                fraction = (position - through) / size
-                avail.append(origin + stream_start + fraction * (done - stream_start))
-                break
-            through += size
+        while pieces[k][0] == 0 or through + pieces[k][0] < position:
+            through += pieces[k][0]
+            k += 1
+        size, stream_start, done = pieces[k]
+        fraction = (position - through) / size
+        avail.append(origin + stream_start + fraction * (done - stream_start))
     return first_data, avail
 
 
