@@ -85,8 +85,9 @@ MAX_EXACT_ITEMS = 20_000
 MAX_STEPS = 20_000_000
 # Items whose request costs the loops work out at once.
 COST_BLOCK_ITEMS = 256
-# Item rows counted at once for FastFile's GETs.
+# Item rows counted at once for FastFile's GETs, and searched at once for Pipe's step ends.
 PARTS_BLOCK_ITEMS = 1024
+STEP_BLOCK_ITEMS = 128
 # (file, row) cells a FastFile epoch works on at once, to bound its temporary arrays.
 FASTFILE_BLOCK_CELLS = 2_000_000
 
@@ -609,25 +610,93 @@ def _file_download(sizes: np.ndarray, links: _Links, concurrency: int, limit: in
 
 
 @dataclass
-class _Stream:
-    """A Pipe epoch per row: when each item's bytes reach the FIFO (times relative to 0)."""
+class _StepItems:
+    """Per (step, row) of a Pipe epoch: the item holding the step's last byte, the item's
+    bytes and the bytes before it, and the step's last byte position."""
 
-    bytes: np.ndarray  # (items, rows)
-    stream_start: np.ndarray  # (items, rows) when the item's bytes start reaching the consumer
-    delivered: np.ndarray  # (items, rows) when its last byte is in the FIFO
-    first_data_s: np.ndarray  # (rows,)
+    item: np.ndarray  # (steps, rows) intp
+    size: np.ndarray  # (steps, rows)
+    before: np.ndarray  # (steps, rows)
+    position: np.ndarray  # (steps, rows)
 
 
-def _pipe_stream(
-    sizes: np.ndarray, links: _Links, prefetch: int, chunk_bytes: int, limit: int
-) -> _Stream:
-    """A Pipe epoch: object k is requested when object k - P is in the FIFO.
+def _step_items(nbytes: np.ndarray, step_bytes: int, steps: int, total: np.ndarray) -> _StepItems:
+    """Which item ends each step, a block of item rows at a time (no full-size temporaries).
 
-    So the P objects of a round depend only on the round before, and the round is computed at
-    once: the gate and link clocks by the closed form of ``_clock``, and the FIFO clock
-    D_k = max(a_k, D_{k-1} + t_k) (a_k the object's own end, t_k the time its held-back tail
-    takes once it is the head) as D_k = T_k + max(D_{-1}, max_{j<=k}(a_j - T_j)), T the
-    running sum of the t.
+    Step s (1-based) ends in the first item whose running bytes reach s x step, that is whose
+    floor(running / step) reaches s: item k ends the steps floor(running_{k-1} / step) + 1 ..
+    floor(running_k / step). A row's last, partial step (and any step past its end) ends in
+    its last non-empty item.
+    """
+    items, rows = nbytes.shape
+    position = _step_positions(total, step_bytes, steps)
+    item = np.zeros((steps, rows), dtype=np.intp)
+    size = np.zeros((steps, rows))
+    before = np.zeros((steps, rows))
+    integer = np.issubdtype(nbytes.dtype, np.integer)
+    carried = np.zeros(rows, dtype=np.int64 if integer else np.float64)
+    crossed = np.zeros(rows, dtype=np.int64)
+    last = np.zeros(rows, dtype=np.intp)
+    last_size = np.zeros(rows)
+    last_before = np.zeros(rows)
+    columns = np.arange(rows)
+    for a in range(0, items, STEP_BLOCK_ITEMS):
+        block = nbytes[a : a + STEP_BLOCK_ITEMS]
+        running = _cumsum_down(block, carried.dtype)
+        running += carried
+        key = np.floor(running / step_bytes).astype(np.int64)
+        np.minimum(key, steps, out=key)
+        previous = np.empty_like(key)
+        previous[0] = crossed
+        previous[1:] = key[:-1]
+        k, r = np.nonzero(key > previous)
+        if k.size:
+            first = previous[k, r]
+            ended = key[k, r] - first
+            record = np.repeat(np.arange(k.size), ended)
+            s = first[record] + (np.arange(record.size) - (np.cumsum(ended) - ended)[record])
+            r_of = r[record]
+            item[s, r_of] = a + k[record]
+            own = block[k, r].astype(np.float64)
+            size[s, r_of] = own[record]
+            before[s, r_of] = (running[k, r] - own)[record]
+        nonempty = block > 0
+        has = nonempty.any(axis=0)
+        if has.any():
+            k_last = block.shape[0] - 1 - np.argmax(nonempty[::-1], axis=0)
+            own = block[k_last, columns].astype(np.float64)
+            last = np.where(has, a + k_last, last)
+            last_size = np.where(has, own, last_size)
+            last_before = np.where(has, running[k_last, columns] - own, last_before)
+        carried = running[-1]
+        crossed = key[-1]
+    partial = position < (np.arange(1, steps + 1, dtype=np.float64) * step_bytes)[:, None]
+    item = np.where(partial, last[None, :], item)
+    size = np.where(partial, last_size[None, :], size)
+    before = np.where(partial, last_before[None, :], before)
+    return _StepItems(np.minimum(item, max(items - 1, 0)), size, before, position)
+
+
+def _pipe_epoch(
+    sizes: np.ndarray,
+    links: _Links,
+    prefetch: int,
+    chunk_bytes: int,
+    limit: int,
+    step_bytes: int,
+    steps: int,
+    total: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A Pipe epoch per row: when each step's last byte reaches the consumer ``(steps, rows)``
+    and the first data ``(rows,)``, times relative to the epoch's start.
+
+    Object k is requested when object k - P is in the FIFO. So the P objects of a round
+    depend only on the round before, and the round is computed at once: the gate and link
+    clocks by the closed form of ``_Sums.clock``, and the FIFO clock D_k = max(a_k,
+    D_{k-1} + t_k) (a_k the object's own end, t_k the time its held-back tail takes once it
+    is the head) as D_k = T_k + max(D_{-1}, max_{j<=k}(a_j - T_j)), T the running sum of the
+    t. An item's bytes reach the consumer linearly from max(its first byte, D_{k-1}) to D_k;
+    only the items that end a step are kept (``_step_items``), a block at a time.
     """
     nbytes, requests, g = _merge(sizes, limit)
     held = float(PIPE_HELD_CHUNKS * chunk_bytes)
@@ -640,13 +709,23 @@ def _pipe_stream(
         tails = tails.reshape(-1, g, sizes.shape[1]).sum(axis=1, dtype=np.float64)
     items, rows = nbytes.shape
     window = max(1, prefetch)
+    first_data = _pipe_first_data(sizes, links, chunk_bytes, window)
+    if steps == 0 or items == 0:
+        return np.zeros((steps, rows)), first_data
+    ends = _step_items(nbytes, step_bytes, steps, total)
     use_gate = links.gate_interval_s > 0 and not _gate_is_slack(links, requests, window)
     gate, link = links.gate, links.link
-    stream_start = np.empty((items, rows))
-    delivered = np.empty((items + window, rows))
-    delivered[:window] = 0.0  # "item -P .. -1": launch times of the first P items
     block = -(-COST_BLOCK_ITEMS // window) * window
-    for a in range(0, items, block):
+    # The cells whose step ends in each block, so each block hands over just those.
+    flat_item = ends.item.ravel()
+    order = np.argsort(flat_item // block, kind="stable")
+    bounds = np.searchsorted(flat_item[order] // block, np.arange(-(-items // block) + 1))
+    step_start = np.empty(ends.item.shape)
+    step_done = np.empty(ends.item.shape)
+    # delivered[i] is D of the block's item i - P; the first P rows carry the last block's end.
+    delivered = np.zeros((window + block, rows))
+    stream_start = np.empty((block, rows))
+    for number, a in enumerate(range(0, items, block)):
         b = min(items, a + block)
         latency, gate_cost, transfer, link_cost, empty = _item_costs(links, nbytes, requests, a, b)
         if not use_gate:
@@ -659,10 +738,10 @@ def _pipe_stream(
         tail_sums = None if tail_s is None else _cumsum_down(tail_s, np.float64)
         for r in range(0, count, window):
             part = slice(r, min(count, r + window))
-            first, last = a + part.start, a + part.stop
-            start = delivered[first:last]  # deliveries of items k - P
-            previous = delivered[first + window - 1]  # delivery of item k - 1
-            fifo = delivered[first + window : last + window]
+            n = part.stop - part.start
+            start = delivered[r : r + n]  # deliveries of items k - P
+            previous = delivered[r + window - 1]  # delivery of item k - 1
+            fifo = delivered[r + window : r + n + window]
             first_byte = start + _rows(latency, part)
             if gate_sums is not None:
                 gate_clock = gate_sums.clock(start, part, gate)
@@ -684,11 +763,20 @@ def _pipe_stream(
                 fifo += tail_total
             np.maximum(
                 first_byte,
-                delivered[first + window - 1 : last + window - 1],
-                out=stream_start[first:last],
+                delivered[r + window - 1 : r + n + window - 1],
+                out=stream_start[r : r + n],
             )
-    first_data = _pipe_first_data(sizes, links, chunk_bytes, window)
-    return _Stream(nbytes, stream_start, delivered[window:], first_data)
+        cells = order[bounds[number] : bounds[number + 1]]
+        if cells.size:
+            k = flat_item[cells] - a
+            column = cells % rows
+            step_start.ravel()[cells] = stream_start[k, column]
+            step_done.ravel()[cells] = delivered[k + window, column]
+        if count >= window:
+            delivered[:window] = delivered[count : count + window]
+    safe = np.where(ends.size > 0, ends.size, 1.0)
+    fraction = np.where(ends.size > 0, (ends.position - ends.before) / safe, 1.0)
+    return step_start + fraction * (step_done - step_start), first_data
 
 
 def _steps_per_row(total: np.ndarray, step_bytes: float) -> np.ndarray:
@@ -707,46 +795,6 @@ def _step_compute(total: np.ndarray, step_bytes: float, steps: int, compute_bps:
     before = np.vstack((np.zeros((1, total.size)), position[:-1]))
     amount = np.maximum(position - before, 0.0)
     return amount / compute_bps if compute_bps > 0 else np.zeros_like(amount), amount > 0
-
-
-def _pipe_avail(stream: _Stream, step_bytes: float, steps: int, total: np.ndarray) -> np.ndarray:
-    """(steps, rows): when the last byte of each step reaches the consumer.
-
-    Step s (1-based) ends in the first item whose cumulative bytes reach s × step, so that
-    item's index is the number of items with floor(cumulative / step) < s: one count over all
-    items and rows (a bincount), then a cumulative sum over s. A row's last, partial step ends
-    in its last non-empty item.
-    """
-    items, rows = stream.bytes.shape
-    if steps == 0 or items == 0:
-        return np.zeros((steps, rows))
-    if np.issubdtype(stream.bytes.dtype, np.integer):  # exact, and no float temporaries
-        cumulative = _cumsum_down(stream.bytes, np.int64)
-        key = cumulative // int(step_bytes)
-    else:
-        cumulative = _cumsum_down(stream.bytes, np.float64)
-        key = cumulative / step_bytes
-        np.floor(key, out=key)
-    np.minimum(key, steps, out=key)
-    key = key.astype(np.intp, copy=False)
-    key *= rows
-    key += np.arange(rows)
-    counts = np.bincount(key.ravel(), minlength=(steps + 1) * rows).reshape(steps + 1, rows)
-    del key
-    item = np.cumsum(counts[:steps], axis=0)
-    position = _step_positions(total, step_bytes, steps)
-    last = np.count_nonzero(cumulative < total[None, :], axis=0)
-    item = np.minimum(
-        np.where(position < np.arange(1, steps + 1)[:, None] * step_bytes, last, item), items - 1
-    )
-    column = np.broadcast_to(np.arange(rows), item.shape)
-    size = stream.bytes[item, column]
-    before = cumulative[item, column] - size
-    start = stream.stream_start[item, column]
-    done = stream.delivered[item, column]
-    safe = np.where(size > 0, size, 1.0)
-    fraction = np.where(size > 0, (position - before) / safe, 1.0)
-    return start + fraction * (done - start)
 
 
 @dataclass
@@ -1206,14 +1254,21 @@ def _model_mode(
             begin = np.zeros(rows)
             for epoch in range(epochs):
                 ordered = _epoch_order(sizes, counts, training.shuffle_seed, epoch)
-                stream = _pipe_stream(
-                    ordered, links(verify=verify), params.prefetch, params.chunk_bytes, limit
-                )
                 steps = int(_steps_per_row(shard_bytes, step_bytes).max()) if rows else 0
+                stream, stream_first = _pipe_epoch(
+                    ordered,
+                    links(verify=verify),
+                    params.prefetch,
+                    params.chunk_bytes,
+                    limit,
+                    step_bytes,
+                    steps,
+                    shard_bytes,
+                )
                 compute, active = _step_compute(shard_bytes, step_bytes, steps, train.compute_bps)
                 offset = begin if epoch else np.zeros(rows)
-                avail = offset[None, :] + _pipe_avail(stream, step_bytes, steps, shard_bytes)
-                first_data = offset + stream.first_data_s
+                avail = offset[None, :] + stream
+                first_data = offset + stream_first
                 start = first_data if epoch == 0 else begin
                 out = _consume(avail, compute, active, start, barrier)
                 _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
