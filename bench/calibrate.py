@@ -187,7 +187,7 @@ async def timer_sleeps(count: int, seed: int = 0) -> list[tuple[float, float]]:
 def fit_timer(sleeps: Sequence[tuple[float, float]]) -> tuple[float, float]:
     """(tick, wake-up) seconds that explain the sleeps best: a sleep of s ends at the first
     whole tick at or after s, plus the wake-up latency (the median of what is left). The tick
-    is the one of ``TIMER_TICKS_S`` with the smallest median deviation from that."""
+    is the one of ``TIMER_TICKS_S`` with the smallest mean deviation from that."""
     asked = np.array([a for a, _ in sleeps])
     late = np.array([s for _, s in sleeps]) - asked
     best = (math.inf, 0.0, 0.0)
@@ -195,7 +195,7 @@ def fit_timer(sleeps: Sequence[tuple[float, float]]) -> tuple[float, float]:
         ticked = np.ceil(asked / tick) * tick - asked if tick > 0 else np.zeros_like(asked)
         rest = late - ticked
         wake = float(max(np.median(rest), 0.0))
-        spread = float(np.median(np.abs(rest - wake)))
+        spread = float(np.mean(np.abs(rest - wake)))
         if spread < best[0] - 1e-6:  # a coarser tick must explain clearly more
             best = (spread, tick, wake)
     return best[1], best[2]
