@@ -12,6 +12,10 @@ What the model needs, and how each figure is measured (all under a dedicated pre
 - burst: ``BURST`` small GETs issued at once; the time to the first answer, per request of the
   burst, is what the model charges a burst of requests issued together (Pipe's first objects);
 - client MD5: bytes/s one core hashes (the ETag check of whole objects in File and Pipe);
+- the consumer's timer: ``asyncio.sleep`` of durations spread over the range of training
+  steps; each ends late by up to one timer tick (Linux's epoll waits in whole milliseconds,
+  rounded up) plus a wake-up latency, and the tick and latency that explain the lateness best
+  are what the model adds to each compute step;
 - LIST: the time of a 1,000-key page while the bucket holds N keys, for a few N, fitted as
   ``a + b × N`` (moto's page time grows with the bucket; S3's does not, and the fit says so).
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import random
@@ -41,6 +46,10 @@ CALIBRATE_BUCKET = "stagebench-calibrate"
 SWEEP_CONCURRENCY = (1, 4, 16, 64)
 LIST_CLIENTS = 4
 BURST = 32
+# Compute steps the timer measurement sleeps: spread over the range of training steps.
+TIMER_SLEEPS_S = (0.001, 0.03)
+# Timer ticks tried (seconds): exact, sub-millisecond, Linux epoll's 1 ms, coarser clocks.
+TIMER_TICKS_S = (0.0, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 1e-2, 0.015625)
 
 
 @dataclass(frozen=True)
@@ -60,14 +69,17 @@ class Plan:
     list_bucket_keys: tuple[int, ...]
     list_pages: int
     list_prefix_min_keys: int  # a full page is what the model prices; quick accepts less
+    timer_sleeps: int = 150
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(300, 4096, 300, 3, 32 * MIB, 6, 16, 8 * MIB, 2.0, (1500, 5000, 12000), 3, 1000)
+        return cls(
+            300, 4096, 300, 3, 32 * MIB, 6, 16, 8 * MIB, 2.0, (1500, 5000, 12000), 3, 1000, 150
+        )
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(40, 4096, 40, 1, 4 * MIB, 2, 4, 1 * MIB, 0.3, (200, 400), 1, 0)
+        return cls(40, 4096, 40, 1, 4 * MIB, 2, 4, 1 * MIB, 0.3, (200, 400), 1, 0, 30)
 
 
 @dataclass
@@ -79,6 +91,7 @@ class Measurements:
     list_parallel: float = 0.0
     burst: list[tuple[float, float]] = field(default_factory=list)  # first, last answer (s)
     md5_bps: float = 0.0
+    timer: list[tuple[float, float]] = field(default_factory=list)  # (asked, slept) seconds
     seconds: float = 0.0
 
     @property
@@ -158,6 +171,36 @@ def md5_rate(seconds: float = 0.5) -> float:
     return hashed / elapsed
 
 
+async def timer_sleeps(count: int, seed: int = 0) -> list[tuple[float, float]]:
+    """(asked, slept) seconds of ``count`` asyncio sleeps of durations spread over
+    ``TIMER_SLEEPS_S``, as the training consumer sleeps its compute steps."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        asked = rng.uniform(*TIMER_SLEEPS_S)
+        started = time.perf_counter()
+        await asyncio.sleep(asked)
+        out.append((asked, time.perf_counter() - started))
+    return out
+
+
+def fit_timer(sleeps: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(tick, wake-up) seconds that explain the sleeps best: a sleep of s ends at the first
+    whole tick at or after s, plus the wake-up latency (the median of what is left). The tick
+    is the one of ``TIMER_TICKS_S`` with the smallest mean deviation from that."""
+    asked = np.array([a for a, _ in sleeps])
+    late = np.array([s for _, s in sleeps]) - asked
+    best = (math.inf, 0.0, 0.0)
+    for tick in TIMER_TICKS_S:
+        ticked = np.ceil(asked / tick) * tick - asked if tick > 0 else np.zeros_like(asked)
+        rest = late - ticked
+        wake = float(max(np.median(rest), 0.0))
+        spread = float(np.mean(np.abs(rest - wake)))
+        if spread < best[0] - 1e-6:  # a coarser tick must explain clearly more
+            best = (spread, tick, wake)
+    return best[1], best[2]
+
+
 async def _burst(
     endpoint: Any, bucket: str, keys: Sequence[str], count: int
 ) -> tuple[float, float]:
@@ -231,6 +274,9 @@ async def measure(endpoint: Any, plan: Plan, *, bucket: str, say: Any = print) -
     say(f"{BURST} GETs at once: first answer {first * 1e3:.1f} ms, last {last * 1e3:.1f} ms")
     out.md5_bps = md5_rate()
     say(f"MD5 on one core: {out.md5_bps / 1e6:.0f} MB/s")
+    out.timer = await timer_sleeps(plan.timer_sleeps)
+    tick, wake = fit_timer(out.timer)
+    say(f"consumer timer: {tick * 1e3:g} ms ticks, wake-up {wake * 1e3:.3f} ms")
     # LIST: grow one prefix to each bucket size (the earlier prefixes count too) and time a page.
     # The bucket is the calibration's own, so it holds what was written here and one marker
     # per prefix (counted, not listed: listing 20k keys would cost more than the measurement).
@@ -312,6 +358,8 @@ def profile_text(m: Measurements, *, name: str, endpoint_text: str, quick: bool)
     best_bandwidth = max(m.sweep, key=lambda row: row["mb_per_s"])
     page_base, per_key = fit_list(m.list_points)
     burst_first, burst_last = m.burst_first_last
+    tick, wake = fit_timer(m.timer) if m.timer else (0.0, 0.0)
+    sleeps_ms = f"{TIMER_SLEEPS_S[0] * 1e3:g}-{TIMER_SLEEPS_S[1] * 1e3:g}"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores"
     sweep_lines = "\n".join(
@@ -365,10 +413,16 @@ parallel = {m.list_parallel:.3g}
 kind = "none"
 
 [client]
-# MD5 bytes/s on one core of this machine (the ETag check of whole objects in File and Pipe).
+# MD5 bytes/s on one core of this machine (the ETag check of whole objects: File, Pipe, and
+# FastFile requests that cover a whole object).
 # The model adds it to the endpoint's time per byte: here the server and the readers share
 # the same cores.
 md5 = {m.md5_bps:.4g}
+# The consumer's compute steps are asyncio sleeps: {len(m.timer)} sleeps of {sleeps_ms} ms
+# each ended at the first whole tick at or after their time, plus a wake-up latency (the
+# tick that fits best; 0: exact). The model holds each compute step that long.
+timer_tick_ms = {tick * 1e3:.4g}
+timer_wake_ms = {wake * 1e3:.4g}
 """
 
 
@@ -409,6 +463,13 @@ def measurements_table(m: Measurements) -> Any:
     rows.append(
         {"measure": "md5_bps", "concurrency": 1, "keys_in_bucket": np.nan, "value": m.md5_bps}
     )
+    for asked, slept in m.timer:
+        rows.append(
+            {"measure": "timer_asked_s", "concurrency": 1, "keys_in_bucket": np.nan, "value": asked}
+        )
+        rows.append(
+            {"measure": "timer_slept_s", "concurrency": 1, "keys_in_bucket": np.nan, "value": slept}
+        )
     for first, last in m.burst:
         for measure, value in (("burst_first_s", first), ("burst_last_s", last)):
             rows.append(

@@ -43,7 +43,7 @@ _SCHEMA: dict[str, dict[str, tuple[float, bool]]] = {
     },
     "volume": {"size_gib": (0.0, False), "write": (0.0, False), "read": (0.0, False)},
     "prices": {"get_per_1000": (0.0, False), "list_per_1000": (0.0, False)},
-    "client": {"md5": (0.0, False)},
+    "client": {"md5": (0.0, False), "timer_tick_ms": (0.0, False), "timer_wake_ms": (0.0, False)},
 }
 _TEXT = {
     ("profile", "name"),
@@ -80,6 +80,8 @@ class Profile:
     volume_read_bps: float
     get_price_per_1000: float
     list_price_per_1000: float
+    timer_tick_s: float = 0.0
+    timer_wake_s: float = 0.0
 
     @property
     def latency_sigma(self) -> float:
@@ -122,6 +124,8 @@ class Profile:
             list_parallel=self.list_parallel,
             burst_s_per_request=self.burst_s_per_request,
             verify_bps=self.md5_bps,
+            timer_tick_s=self.timer_tick_s,
+            timer_wake_s=self.timer_wake_s,
         )
 
 
@@ -252,6 +256,8 @@ def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
         volume_read_bps=get("volume", "read"),
         get_price_per_1000=get("prices", "get_per_1000"),
         list_price_per_1000=get("prices", "list_per_1000"),
+        timer_tick_s=get("client", "timer_tick_ms") / 1e3,
+        timer_wake_s=get("client", "timer_wake_ms") / 1e3,
     )
 
 

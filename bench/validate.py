@@ -251,9 +251,9 @@ def _reason(mode: str, metric: str, error: float) -> str:
     if mode == "pipe" and metric == "startup_s":
         return (
             "every host opens `prefetch` requests at once; the model charges the burst's first "
-            "answer (calibrated: the first of 32 GETs issued together), but the embedded server "
-            "answers a burst over a spread of tens of ms and the job waits for the host whose "
-            "first object comes last; tens of ms either way"
+            "answer (calibrated: the first of 32 GETs issued together) and then the endpoint's "
+            "answers in issue order at its pinned GET/s, but the embedded server's order and "
+            "spread of answers vary from run to run; tens of ms either way"
         )
     if mode == "pipe" and error > 0:
         return (
@@ -267,8 +267,8 @@ def _reason(mode: str, metric: str, error: float) -> str:
         )
     if mode == "file" and metric == "epoch_s":
         return (
-            "the live consumer opens and reads every file on the volume in the event loop it "
-            "shares with the other hosts; the model prices no per-file cost"
+            "the live consumer's steps wake late on the event loop it shares with the other "
+            "hosts; the model adds the calibrated timer tick and wake-up of an idle loop only"
         )
     if error < 0:
         return (

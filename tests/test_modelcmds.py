@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.calibrate import fit_list
+from bench.calibrate import fit_list, fit_timer
 from bench.cli import main
 from bench.profile import load_profile
 from bench.startup import equal_sizes
@@ -70,6 +70,8 @@ def test_calibrate_quick_writes_a_loadable_profile_and_never_overwrites(embedded
     assert 1 <= profile.list_parallel <= 4
     measurements = pd.read_csv(next((tmp_path / "results").glob("calibrate-*/measurements.csv")))
     assert set(measurements["measure"]) >= {"first_byte_s", "get_per_s", "list_page_s"}
+    assert set(measurements["measure"]) >= {"timer_asked_s", "timer_slept_s"}
+    assert profile.timer_tick_s >= 0 and profile.timer_wake_s >= 0
     assert sorted(measurements.loc[measurements["measure"] == "get_per_s", "concurrency"]) == [
         1,
         4,
@@ -90,6 +92,17 @@ def test_list_fit_recovers_a_line_and_refuses_a_negative_slope():
     assert base == pytest.approx(0.2) and per_key == pytest.approx(3e-5)
     base, per_key = fit_list([(1000, 0.5), (5000, 0.3)])
     assert per_key == 0.0 and base == pytest.approx(0.4)
+
+
+def test_timer_fit_finds_a_millisecond_tick():
+    """Sleeps that end at the next whole millisecond plus 0.1 ms are a 1 ms tick; sleeps that
+    end 0.1 ms late whatever their length are an exact timer."""
+    asked = np.linspace(0.001, 0.03, 97)
+    ticked = [(a, math.ceil(a * 1e3) / 1e3 + 1e-4) for a in asked]
+    tick, wake = fit_timer(ticked)
+    assert tick == pytest.approx(1e-3) and wake == pytest.approx(1e-4)
+    tick, wake = fit_timer([(a, a + 1e-4) for a in asked])
+    assert tick == 0.0 and wake == pytest.approx(1e-4)
 
 
 def test_validate_prints_and_writes_the_error_table(embedded, tmp_path, unique_prefix, capsys):

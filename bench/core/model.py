@@ -31,7 +31,10 @@ one in hand) and wait for the rest, so large objects stream one after another. A
 reach the consumer linearly from when it becomes the head (or its first byte, if later) to when
 its last byte is written. ``startup_s`` is the first chunk at the consumer; on an endpoint that
 works on all requests at once (``burst_s_per_request``, a local server) the first ``P`` requests
-of every host go out together, so the first answer waits for that whole burst.
+of every host go out together, host after host, so the first answer waits for that whole burst
+(its count × the burst cost), and the endpoint then answers in issue order: a host's first
+request also waits for one gate slot of the whole endpoint and the whole-object bytes (at the
+endpoint's bandwidth) of every request issued before it in the burst.
 
 FastFile. Each host lists the whole channel prefix (1,000 keys a page, pages one after another;
 a page costs the profile's ``a + b × keys in the bucket``, stretched by ``hosts /
@@ -41,11 +44,18 @@ requested when the consumer has used the data ``W = read_ahead + ceil(step / par
 back (the first ``W`` at open), and the consumer can use a part's bytes when the part has ended.
 Random access makes ``reads_per_file`` requests of ``record_size``, each after the previous was
 used. The next file opens when the consumer is done with the steps the current one completed.
-``startup_s`` is the end of the listing plus the first read.
+A request that reads a whole object (one part covers it, or one record with random access) is
+checked against its ETag when the path verifies, like File and Pipe: its bytes cost the MD5 rate
+too (``verify_bps``, on the endpoint's CPU when there is an endpoint bandwidth). ``startup_s``
+is the end of the listing plus the first read.
 
 Consumer. Bytes are consumed in steps of ``step_bytes`` (the last one partial), each computing
 ``step / compute_bps`` seconds; a step starts when the previous one (and its barrier) is done
-and its last byte has arrived. With a barrier every host still training waits after each step
+and its last byte has arrived. The consumer's compute is a sleep on its event loop's timer
+(``timer_tick_s``, ``timer_wake_s``): a step of ``c`` seconds holds the consumer until the first
+whole tick at or after ``c`` from its start, plus the wake-up latency (Linux's epoll waits in
+whole milliseconds); ``compute_s`` stays the nominal ``c``, and the lateness is neither compute
+nor stall. With a barrier every host still training waits after each step
 for all others to finish that step; a host with fewer steps leaves after its last. In FastFile,
 fetching is driven by the consumer, so a barrier wait delays the host's next requests by the
 same amount (read-ahead during the wait is ignored: a slight overestimate). Epoch 0 starts at
@@ -117,6 +127,10 @@ class Storage:
     # path verifies). With an endpoint bandwidth the two share one machine's CPU (a local
     # server): each byte costs 1/endpoint + 1/verify seconds of it; otherwise a per-host cap.
     verify_bps: float = 0.0
+    # The consumer's event-loop timer: a compute step of c seconds ends at the first whole tick
+    # at or after c (from the step's start), plus the wake-up latency; 0: exact.
+    timer_tick_s: float = 0.0
+    timer_wake_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("latency_s", "list_page_s"):
@@ -124,7 +138,14 @@ class Storage:
                 raise ValueError(f"Storage.{name} = {getattr(self, name)!r}: must be >= 0")
         if not self.connection_bps > 0:
             raise ValueError(f"Storage.connection_bps = {self.connection_bps!r}: must be > 0")
-        for name in ("nic_bps", "volume_write_bps", "volume_read_bps", "requests_per_s"):
+        for name in (
+            "nic_bps",
+            "volume_write_bps",
+            "volume_read_bps",
+            "requests_per_s",
+            "timer_tick_s",
+            "timer_wake_s",
+        ):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"Storage.{name} = {getattr(self, name)!r}: must be >= 0")
 
@@ -287,6 +308,7 @@ class _Links:
     link: np.ndarray
     burst_s: float = 0.0  # Storage.burst_s_per_request
     sharing_hosts: int = 1  # hosts reading at once
+    endpoint_bps: float = 0.0  # Storage.endpoint_bps, the whole endpoint's (0: no limit)
 
     @classmethod
     def of(
@@ -315,6 +337,7 @@ class _Links:
             np.zeros(rows),
             storage.burst_s_per_request,
             share,
+            storage.endpoint_bps,
         )
 
 
@@ -807,6 +830,8 @@ class _FastFileEpoch:
     first_data_s: np.ndarray  # (rows,)
     step_requests: np.ndarray  # (steps, rows) requests made for the data of each step
     step_bytes: np.ndarray  # (steps, rows) bytes fetched for each step
+    step_verified: np.ndarray  # (steps, rows) of those, bytes checked against their ETag
+    held: np.ndarray  # (steps, rows) seconds each step holds the consumer (compute, timer)
 
 
 @dataclass
@@ -818,30 +843,68 @@ class _Parts:
     steps: np.ndarray  # steps the part completes
     requests: np.ndarray  # requests made up to and including the part
     bytes: np.ndarray  # bytes fetched up to and including the part
+    verified: np.ndarray  # bytes checked against their ETag up to and including the part
     running: np.ndarray  # (rows,) the consumer's clock after the last file
     first_data: np.ndarray  # (rows,) end of the first part
     total_requests: np.ndarray  # (rows,)
     total_bytes: np.ndarray  # (rows,)
+    total_verified: np.ndarray  # (rows,)
 
 
 def _fastfile_epoch(
-    sizes: np.ndarray, links: _Links, params: PathParams, training: Training, start: np.ndarray
+    sizes: np.ndarray,
+    links: _Links,
+    params: PathParams,
+    training: Training,
+    start: np.ndarray,
+    *,
+    verified: _Links | None = None,
+    timer: tuple[float, float] = (0.0, 0.0),
 ) -> _FastFileEpoch:
     """One FastFile epoch per row from ``start``: files one at a time, parts with read-ahead.
 
-    Rows are taken in blocks of at most ``FASTFILE_BLOCK_CELLS`` (file, row) cells.
+    ``verified``: the links of a request that reads a whole object and checks its ETag (None:
+    no check). ``timer``: the consumer's (tick, wake-up) seconds. Rows are taken in blocks of
+    at most ``FASTFILE_BLOCK_CELLS`` (file, row) cells.
     """
     items, rows = sizes.shape
     block = max(1, FASTFILE_BLOCK_CELLS // max(1, items))
     pieces = [
-        _fastfile_parts(sizes[:, r : r + block], links, params, training, start[r : r + block], r)
+        _fastfile_parts(
+            sizes[:, r : r + block],
+            links,
+            params,
+            training,
+            start[r : r + block],
+            r,
+            verified=verified,
+            timer=timer,
+        )
         for r in range(0, rows, block)
     ]
     if not pieces:
         empty = np.zeros((0, 0))
-        return _FastFileEpoch(empty, empty, empty.astype(bool), np.zeros(0), empty, empty)
+        return _FastFileEpoch(
+            empty, empty, empty.astype(bool), np.zeros(0), empty, empty, empty, empty
+        )
     parts = _Parts(*(np.concatenate([getattr(p, f.name) for p in pieces]) for f in fields(_Parts)))
-    return _expand_steps(parts, training)
+    return _expand_steps(parts, training, timer)
+
+
+def _whole_objects(flat: np.ndarray, params: PathParams) -> np.ndarray:
+    """FastFile requests that read a whole object (checked against its ETag when verifying):
+    one part covers it, or, with random access, one record does."""
+    limit = params.record_size if params.access == "random" else params.part_size
+    return (flat > 0) & (flat <= limit)
+
+
+def _held(compute, timer: tuple[float, float]):
+    """Seconds a compute step of ``compute`` seconds holds the consumer: until the first whole
+    timer tick at or after it, plus the wake-up latency; no compute, no wait."""
+    tick, wake = timer
+    compute = np.asarray(compute, dtype=np.float64)
+    ticked = np.ceil(compute / tick) * tick if tick > 0 else compute
+    return np.where(compute > 0, ticked + wake, 0.0)
 
 
 def _fastfile_parts(
@@ -851,6 +914,9 @@ def _fastfile_parts(
     training: Training,
     start: np.ndarray,
     first_row: int,
+    *,
+    verified: _Links | None = None,
+    timer: tuple[float, float] = (0.0, 0.0),
 ) -> _Parts:
     """The parts of every file of a block of rows, without a loop over files.
 
@@ -861,9 +927,16 @@ def _fastfile_parts(
     only for the files that have it), and chained by a cumulative sum of their durations.
     """
     step = float(training.step_bytes)
-    step_s = step / training.compute_bps if training.compute_bps > 0 else 0.0
+    step_s = float(_held(step / training.compute_bps if training.compute_bps > 0 else 0.0, timer))
     rows, items = sizes.shape[1], sizes.shape[0]
     flat = sizes.T.astype(np.float64).ravel()  # row-major: cell = row * items + file
+    # Seconds per byte on the link: a whole object checked against its ETag costs more.
+    per_byte = 1.0 / links.link_bps if links.link_bps else 0.0
+    whole = _whole_objects(flat, params) if verified is not None else np.zeros(flat.size, bool)
+    link_s: float | np.ndarray = per_byte
+    if whole.any():
+        link_s = np.where(whole, 1.0 / verified.link_bps if verified.link_bps else 0.0, per_byte)
+    has_link = bool(np.any(link_s))
     random_access = params.access == "random"
     if random_access:
         part_size = np.minimum(flat, params.record_size)
@@ -877,6 +950,8 @@ def _fastfile_parts(
         window = params.read_ahead + max(1, math.ceil(step / part_size))
     by_row = (rows, items)
     bytes_before = (np.cumsum(read.reshape(by_row), axis=1) - read.reshape(by_row)).ravel()
+    checked = np.where(whole, read, 0.0).reshape(by_row)
+    verified_before = (np.cumsum(checked, axis=1) - checked).ravel()
     requests_before = (np.cumsum(parts.reshape(by_row), axis=1) - parts.reshape(by_row)).ravel()
     duration = np.zeros(flat.size)  # from each file's open until its last part is used
     first_end = np.zeros(flat.size)
@@ -905,11 +980,14 @@ def _fastfile_parts(
             gate = np.maximum(gate, issued) + links.gate_interval_s
             first_byte = np.maximum(first_byte, gate)
         end = first_byte + part / links.connection_bps
-        if links.link_bps:
-            link = np.maximum(link, first_byte) + part / links.link_bps
+        if has_link:
+            link = np.maximum(link, first_byte) + part * (
+                link_s if np.ndim(link_s) == 0 else pick(link_s)
+            )
             end = np.maximum(end, link)
         offset = offset + part
         through = pick(bytes_before) + offset  # bytes used once the part is
+        checked_through = pick(verified_before) + np.where(pick(whole), offset, 0.0)
         done = np.floor(through / step)
         done, crossed = done - crossed, done
         step_start = np.maximum(running, end)
@@ -931,6 +1009,7 @@ def _fastfile_parts(
                 done[completes],
                 requests_before[cell] + (j + 1.0),
                 through[completes],
+                checked_through[completes],
             )
         )
     duration = duration.reshape(by_row)
@@ -941,33 +1020,37 @@ def _fastfile_parts(
     first_data = np.where(has_parts.any(axis=1), opened[first] + first_end[first], start)
     running = start + through_files[:, -1] if items else start.astype(np.float64)
     if found:
-        cell, j, begin, steps, requests, fetched = (
+        cell, j, begin, steps, requests, fetched, checked_bytes = (
             np.concatenate(a) for a in zip(*found, strict=True)
         )
         if len(found) > 1:  # sorted runs, one per part index: a stable sort merges them
             order = np.argsort(cell * len(found) + j, kind="stable")
-            cell, begin, steps, requests, fetched = (
-                a[order] for a in (cell, begin, steps, requests, fetched)
+            cell, begin, steps, requests, fetched, checked_bytes = (
+                a[order] for a in (cell, begin, steps, requests, fetched, checked_bytes)
             )
         begin = begin + opened[cell]
         row = cell // items
     else:
         row = np.zeros(0, dtype=np.int64)
-        begin = steps = requests = fetched = np.zeros(0)
+        begin = steps = requests = fetched = checked_bytes = np.zeros(0)
     return _Parts(
         row + first_row,
         begin,
         steps.astype(np.int64),
         requests,
         fetched,
+        checked_bytes,
         running,
         first_data,
         parts.reshape(by_row).sum(axis=1).astype(np.float64),
         read.reshape(by_row).sum(axis=1),
+        checked.sum(axis=1),
     )
 
 
-def _expand_steps(parts: _Parts, training: Training) -> _FastFileEpoch:
+def _expand_steps(
+    parts: _Parts, training: Training, timer: tuple[float, float] = (0.0, 0.0)
+) -> _FastFileEpoch:
     """Part records to per-step arrays, with the partial step at the end of the epoch.
 
     The steps a part completes run back to back from its ``start``; a step's requests and
@@ -986,6 +1069,7 @@ def _expand_steps(parts: _Parts, training: Training) -> _FastFileEpoch:
     steps = np.concatenate((parts.steps, np.ones(tail.size, dtype=np.int64)))[order]
     requests = np.concatenate((parts.requests, parts.total_requests[tail]))[order]
     fetched = np.concatenate((parts.bytes, parts.total_bytes[tail]))[order]
+    checked = np.concatenate((parts.verified, parts.total_verified[tail]))[order]
     partial = np.concatenate((np.zeros(parts.row.size, bool), np.ones(tail.size, bool)))[order]
 
     record = np.repeat(np.arange(row.size), steps)
@@ -996,7 +1080,8 @@ def _expand_steps(parts: _Parts, training: Training) -> _FastFileEpoch:
     position = index - (np.cumsum(per_row) - per_row)[step_row]
     last = partial[record]
     compute = np.where(last, compute_last[step_row], step_s)
-    ends = begin[record] + np.where(last, compute, within * step_s)
+    held = _held(compute, timer)
+    ends = begin[record] + np.where(last, held, within * float(_held(step_s, timer)))
     new_row = np.ones(record.size, dtype=bool)
     new_row[1:] = step_row[1:] != step_row[:-1]
 
@@ -1014,13 +1099,27 @@ def _expand_steps(parts: _Parts, training: Training) -> _FastFileEpoch:
         array[cell] = values
         return np.ascontiguousarray(array.reshape(rows, longest).T)
 
-    step_end, step_compute, step_requests, step_fetched = (
+    step_end, step_compute, step_requests, step_fetched, step_checked, step_held = (
         by_step(values)
-        for values in (ends, compute, since_previous(requests), since_previous(fetched))
+        for values in (
+            ends,
+            compute,
+            since_previous(requests),
+            since_previous(fetched),
+            since_previous(checked),
+            held,
+        )
     )
     active = by_step(True, bool)
     return _FastFileEpoch(
-        step_end, step_compute, active, parts.first_data, step_requests, step_fetched
+        step_end,
+        step_compute,
+        active,
+        parts.first_data,
+        step_requests,
+        step_fetched,
+        step_checked,
+        step_held,
     )
 
 
@@ -1032,18 +1131,35 @@ class _EpochOutcome:
     end: np.ndarray  # (rows,)
     compute: np.ndarray
     barrier: np.ndarray
+    timer: np.ndarray | float = 0.0  # the consumer's timer lateness beyond compute (not stall)
 
 
 def _consume(
-    avail: np.ndarray, compute: np.ndarray, active: np.ndarray, start: np.ndarray, barrier: bool
+    avail: np.ndarray,
+    compute: np.ndarray,
+    active: np.ndarray,
+    start: np.ndarray,
+    barrier: bool,
+    timer: tuple[float, float] = (0.0, 0.0),
 ) -> _EpochOutcome:
     """Steps whose data is ready at ``avail``: ends with or without a global step barrier.
 
     Without a barrier, end_s = max(end_{s-1}, avail_s) + c_s is a max-plus recursion with the
     closed form end_s = C_s + max(start, max_{j<=s}(avail_j - C_{j-1})), C the cumulative
     compute; with one, the release of step s is max(release_{s-1} + max c_s, max(avail_s + c_s))
-    over hosts still training, which has the same closed form. Inputs are (steps, rows).
+    over hosts still training, which has the same closed form. Inputs are (steps, rows); c_s is
+    the time a step holds the consumer (``_held``: its compute on the consumer's timer).
     """
+    compute_total = compute.sum(axis=0)
+    held = _held(compute, timer)
+    lateness = np.where(active, held - compute, 0.0).sum(axis=0)
+    outcome = _consume_held(avail, held, active, start, barrier)
+    return _EpochOutcome(outcome.end, compute_total, outcome.barrier, lateness)
+
+
+def _consume_held(
+    avail: np.ndarray, compute: np.ndarray, active: np.ndarray, start: np.ndarray, barrier: bool
+) -> _EpochOutcome:
     rows = start.size
     steps = avail.shape[0]
     compute_total = compute.sum(axis=0)
@@ -1079,18 +1195,21 @@ def _consume_paced(
     fetch_start: np.ndarray | None = None,
     request_s: float = 0.0,
     byte_s: float = 0.0,
+    verify_s: float = 0.0,
 ) -> _EpochOutcome:
     """FastFile: the consumer paces its own fetches, so a barrier wait shifts what follows.
 
     With a barrier the hosts move step by step together, so a shared endpoint serves only the
     hosts still fetching: a step lasts as long as its slowest host would take alone, or as long
     as the endpoint needs for every host's requests (``request_s`` each) and bytes (``byte_s``
-    each) of that step plus its compute, whichever is longer (``ff`` then comes from a fetch
-    that had the endpoint to itself).
+    each, plus ``verify_s`` for those checked against their ETag on the same CPU) of that step
+    plus its compute, whichever is longer (``ff`` then comes from a fetch that had the endpoint
+    to itself).
     """
     rows = start.size
     steps = ff.step_end.shape[0]
     compute_total = ff.compute.sum(axis=0)
+    lateness = np.where(ff.active, ff.held - ff.compute, 0.0).sum(axis=0)
     if steps == 0:
         return _EpochOutcome(start.copy(), compute_total, np.zeros(rows))
     last_step = ff.active.sum(axis=0) - 1
@@ -1098,15 +1217,16 @@ def _consume_paced(
     index = np.maximum(last_step, 0)
     if not barrier:
         end = np.where(has_steps, ff.step_end[index, np.arange(rows)], start)
-        return _EpochOutcome(end, compute_total, np.zeros(rows))
+        return _EpochOutcome(end, compute_total, np.zeros(rows), lateness)
     previous = np.vstack((start[None, :], ff.step_end[:-1]))
     duration = np.where(ff.active, ff.step_end - previous, -np.inf)
     duration[0] = np.where(ff.active[0], ff.step_end[0], -np.inf)  # step 0: absolute
     longest = duration.max(axis=1)
     longest = np.where(np.isfinite(longest), longest, 0.0)
-    c_max = np.where(ff.active, ff.compute, 0.0).max(axis=1)
+    c_max = np.where(ff.active, ff.held, 0.0).max(axis=1)
     endpoint = np.maximum(
-        ff.step_requests.sum(axis=1) * request_s, ff.step_bytes.sum(axis=1) * byte_s
+        ff.step_requests.sum(axis=1) * request_s,
+        ff.step_bytes.sum(axis=1) * byte_s + ff.step_verified.sum(axis=1) * verify_s,
     )
     endpoint = np.where(endpoint > 0, endpoint + c_max, 0.0)
     if fetch_start is not None:
@@ -1119,7 +1239,7 @@ def _consume_paced(
     )
     wait = np.where(ff.active, release[:, None] - own_end, 0.0)
     end = np.where(has_steps, release[index], start)
-    return _EpochOutcome(end, compute_total, wait.sum(axis=0))
+    return _EpochOutcome(end, compute_total, wait.sum(axis=0), lateness)
 
 
 # --- the job --------------------------------------------------------------------------------
@@ -1228,6 +1348,8 @@ def _model_mode(
     def links(volume: bool = False, verify: bool = False) -> _Links:
         return _Links.of(storage, rows, reading, volume=volume, verify=verify)
 
+    timer = (storage.timer_tick_s, storage.timer_wake_s)
+
     verify = params.verify_etag
 
     if mode == "file":
@@ -1244,7 +1366,7 @@ def _model_mode(
                     avail = begin[None, :] + position / storage.volume_read_bps
                 else:
                     avail = np.broadcast_to(begin, position.shape)
-                out = _consume(avail, compute, active, begin, barrier)
+                out = _consume(avail, compute, active, begin, barrier, timer)
                 _record(epoch, begin, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
                 begin = out.end
     elif mode == "pipe":
@@ -1272,7 +1394,7 @@ def _model_mode(
                 avail = offset[None, :] + stream
                 first_data = offset + stream_first
                 start = first_data if epoch == 0 else begin
-                out = _consume(avail, compute, active, start, barrier)
+                out = _consume(avail, compute, active, start, barrier, timer)
                 _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
                 begin = out.end
             startup = epoch_start[0]
@@ -1292,17 +1414,27 @@ def _model_mode(
         first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
         first_read = np.minimum(first, params.record_size if random_access else params.part_size)
         first_read = first_read.astype(np.float64)
-        lk = links()
-        single = np.where(
-            first > 0, listing_time + _request_alone(lk, first_read, first_read > 0), listing_time
-        )
+        first_alone = _request_alone(links(), first_read, first_read > 0)
+        if verify:  # a first read that covers its whole object is checked against the ETag
+            checked = _request_alone(links(verify=True), first_read, first_read > 0)
+            first_alone = np.where(_whole_objects(first, params), checked, first_alone)
+        single = np.where(first > 0, listing_time + first_alone, listing_time)
         startup = single
         if not startup_only:
             begin = listing.copy()
+            share = 1 if barrier else reading
+            verify_s = 0.0
+            if verify and storage.verify_bps > 0 and storage.endpoint_bps > 0:
+                verify_s = 1 / storage.verify_bps  # the endpoint's CPU also hashes
             for epoch in range(epochs):
                 ordered = _epoch_order(sizes, counts, training.shuffle_seed, epoch)
-                alone = _Links.of(storage, rows, 1, volume=False) if barrier else links()
-                ff = _fastfile_epoch(ordered, alone, params, train, begin)
+                alone = _Links.of(storage, rows, share, volume=False)
+                checked_links = (
+                    _Links.of(storage, rows, share, volume=False, verify=True) if verify else None
+                )
+                ff = _fastfile_epoch(
+                    ordered, alone, params, train, begin, verified=checked_links, timer=timer
+                )
                 start = ff.first_data_s if epoch == 0 else begin
                 out = _consume_paced(
                     ff,
@@ -1311,6 +1443,7 @@ def _model_mode(
                     fetch_start=begin,
                     request_s=1 / storage.requests_per_s if storage.requests_per_s > 0 else 0.0,
                     byte_s=1 / storage.endpoint_bps if storage.endpoint_bps > 0 else 0.0,
+                    verify_s=verify_s,
                 )
                 _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barrier_s)
                 begin = out.end
@@ -1366,16 +1499,29 @@ def _pipe_first_data(sizes: np.ndarray, links: _Links, chunk_bytes: int, window:
 
     On an endpoint that serves in order this is one request on idle resources. On one that
     works on requests together (``burst_s_per_request``), the first ``window`` requests of every
-    host go out at once and the first answer comes after the whole burst's count times that cost
-    (its first chunk, not its bytes: a large burst is not slower to begin).
+    host go out at once, host after host (when that is more than one request); the first answer
+    of the burst comes after its whole count times that cost (its first chunk, not its bytes: a
+    large burst is not slower to begin), and the endpoint then answers in issue order: a host's
+    first request waits, beyond that, for one gate slot of the whole endpoint
+    (``1 / requests_per_s``) and the whole-object bytes (at the endpoint's bandwidth) of every
+    request issued before it. Hosts that share one row (FullyReplicated) take the last of them,
+    the one the job waits for.
     """
     rows = sizes.shape[1]
     first = sizes[0] if sizes.shape[0] else np.zeros(rows, dtype=np.int64)
     alone = _request_alone(links, np.minimum(first, chunk_bytes).astype(np.float64), first > 0)
-    if not links.burst_s or window <= 1 or sizes.shape[0] <= 1:
+    if not links.burst_s or window <= 1:
         return alone
     burst = sizes[:window]
-    wait = np.count_nonzero(burst, axis=0) * links.sharing_hosts * links.burst_s
+    count = np.count_nonzero(burst, axis=0)
+    copies = max(1, links.sharing_hosts // max(1, int(np.count_nonzero(count))))
+    if int(count.sum()) * copies <= 1:  # a single request is no burst
+        return alone
+    slot = links.gate_interval_s / links.sharing_hosts if links.gate_interval_s else 0.0
+    per_byte = 1.0 / links.endpoint_bps if links.endpoint_bps > 0 else 0.0
+    own = count * slot + burst.sum(axis=0, dtype=np.float64) * per_byte  # one host's burst
+    before = np.cumsum(own) - own + (copies - 1) * own  # the hosts issued before it
+    wait = float(count.sum()) * copies * links.burst_s + before
     return np.where(first > 0, np.maximum(alone, wait), 0.0)
 
 
@@ -1384,4 +1530,4 @@ def _record(epoch, start, out, epoch_start, epoch_end, compute_s, stall_s, barri
     epoch_end[epoch] = out.end
     compute_s[epoch] = out.compute
     barrier_s[epoch] = out.barrier
-    stall_s[epoch] = np.maximum(out.end - start - out.compute - out.barrier, 0.0)
+    stall_s[epoch] = np.maximum(out.end - start - out.compute - out.barrier - out.timer, 0.0)

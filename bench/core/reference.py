@@ -52,16 +52,41 @@ class _Host:
         self.gate = 0.0
         self.link = 0.0
 
-    def get(self, start: float, nbytes: float, tail_from: float = 0.0, tail: float = 0.0):
+    def get(
+        self,
+        start: float,
+        nbytes: float,
+        tail_from: float = 0.0,
+        tail: float = 0.0,
+        link_bps: float | None = None,
+    ):
+        """One request; ``link_bps`` overrides the link's rate for it (a checked object)."""
         first_byte = start + self.latency
         if self.gate_interval:
             self.gate = max(self.gate, start) + self.gate_interval
             first_byte = max(first_byte, self.gate)
         end = max(first_byte + nbytes / self.bw, tail_from + tail / self.bw)
-        if self.link_bps:
-            self.link = max(self.link, first_byte) + nbytes / self.link_bps
+        rate = self.link_bps if link_bps is None else link_bps
+        if rate:
+            self.link = max(self.link, first_byte) + nbytes / rate
             end = max(end, self.link)
         return first_byte, end
+
+
+def _held(compute: float, storage: Storage) -> float:
+    """Seconds a step of ``compute`` holds the consumer: up to the next whole timer tick, plus
+    the wake-up latency."""
+    if compute <= 0:
+        return 0.0
+    tick = storage.timer_tick_s
+    ticked = math.ceil(compute / tick) * tick if tick > 0 else compute
+    return ticked + storage.timer_wake_s
+
+
+def _whole(size: int, params: PathParams) -> bool:
+    """A FastFile request that reads the whole object (checked against its ETag)."""
+    limit = params.record_size if params.access == "random" else params.part_size
+    return 0 < size <= limit
 
 
 def _shards(sizes: list[int], hosts: int, distribution: str, assignment: str) -> list[list[int]]:
@@ -95,7 +120,7 @@ def _steps(total: int, step_bytes: int, compute_bps: float) -> list[tuple[int, f
     return out
 
 
-def _run_steps(avail: list[list[float]], compute: list[list[float]], starts, barrier):
+def _run_steps(avail: list[list[float]], compute: list[list[float]], starts, barrier, storage):
     """Steps with data ready at ``avail``; returns per host (end, compute, barrier wait)."""
     hosts = len(avail)
     clock = list(starts)
@@ -105,7 +130,7 @@ def _run_steps(avail: list[list[float]], compute: list[list[float]], starts, bar
         ends = {}
         for h in range(hosts):
             if s < len(avail[h]):
-                ends[h] = max(clock[h], avail[h][s]) + compute[h][s]
+                ends[h] = max(clock[h], avail[h][s]) + _held(compute[h][s], storage)
         if barrier and ends:
             release = max(ends.values())
             for h, end in ends.items():
@@ -138,14 +163,41 @@ def simulate(
     reading = sum(1 for s in shards if s) or 1
     barrier = training.barrier and hosts > 1 and distribution != "FullyReplicated"
     listed = len(sizes) if prefix_objects is None else prefix_objects
+    replicated = distribution == "FullyReplicated"
     return {
-        mode: _simulate_mode(mode, shards, storage, params, training, reading, barrier, listed)
+        mode: _simulate_mode(
+            mode, shards, storage, params, training, reading, barrier, listed, replicated
+        )
         for mode in modes
     }
 
 
-def _simulate_mode(mode, shards, storage, params, training, reading, barrier, listed):
+def _burst_waits(shards, storage, params, training, reading, replicated) -> list[float]:
+    """Pipe on an endpoint that works on a burst together: when each host's first answer can
+    come. The first ``prefetch`` requests of every host go out at once, host after host; the
+    first answer comes after the whole burst's count x burst cost, and each host's first
+    request waits besides for a gate slot of the whole endpoint and the whole-object bytes of
+    every request issued before it. FullyReplicated hosts all take the last host's. A single
+    request is no burst (0)."""
+    window = max(1, params.prefetch)
+    bursts = [_order(objects, training.shuffle_seed, 0)[:window] for objects in shards]
+    slot = 1 / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
+    per_byte = 1 / storage.endpoint_bps if storage.endpoint_bps > 0 else 0.0
+    count = sum(1 for burst in bursts for size in burst if size > 0)
+    if not storage.burst_s_per_request or window <= 1 or count <= 1:
+        return [0.0] * len(shards)
+    waits, before = [], 0.0
+    for burst in bursts:
+        waits.append(count * storage.burst_s_per_request + before)
+        before += sum(slot + size * per_byte for size in burst if size > 0)
+    if replicated:
+        waits = [max(waits)] * len(waits)
+    return waits
+
+
+def _simulate_mode(mode, shards, storage, params, training, reading, barrier, listed, replicated):
     hosts = len(shards)
+    waits_burst = _burst_waits(shards, storage, params, training, reading, replicated)
     startup = [0.0] * hosts
     result = {k: [] for k in ("epoch_start", "epoch_end", "compute", "stall", "barrier")}
     gets = [0] * hosts
@@ -183,7 +235,9 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
                 starts.append(begin[h])
             elif mode == "pipe":
                 origin = begin[h] if epoch else 0.0
-                first, a = _pipe_epoch(ordered, storage, params, training, reading, origin)
+                first, a = _pipe_epoch(
+                    ordered, storage, params, training, reading, origin, waits_burst[h]
+                )
                 avail.append(a)
                 compute.append(
                     [c for _, c in _steps(sum(ordered), training.step_bytes, training.compute_bps)]
@@ -192,17 +246,20 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
                 gets[h] += len(ordered)
             else:
                 sharing = 1 if barrier else reading
-                first, ends, cs, reqs, nbytes, n = _fastfile_epoch(
+                first, ends, cs, reqs, nbytes, n, checked = _fastfile_epoch(
                     ordered, storage, params, training, sharing, begin[h]
                 )
-                paced.append((ends, cs, reqs, nbytes))
+                paced.append((ends, cs, reqs, nbytes, checked))
                 compute.append(cs)
                 starts.append(first if epoch == 0 else begin[h])
                 gets[h] += n
         if mode == "fastfile":
-            ends_, compute_, waits = _paced_barrier(paced, starts, begin, barrier, storage)
+            ends_, compute_, waits = _paced_barrier(
+                paced, starts, begin, barrier, storage, params.verify_etag
+            )
         else:
-            ends_, compute_, waits = _run_steps(avail, compute, starts, barrier)
+            ends_, compute_, waits = _run_steps(avail, compute, starts, barrier, storage)
+        late = [sum(_held(c, storage) - c for c in host_compute) for host_compute in compute]
         for h in range(hosts):
             if mode != "file" and epoch == 0:
                 startup[h] = starts[h]
@@ -211,7 +268,10 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
         result["compute"].append(compute_)
         result["barrier"].append(waits)
         result["stall"].append(
-            [max(ends_[h] - starts[h] - compute_[h] - waits[h], 0.0) for h in range(hosts)]
+            [
+                max(ends_[h] - starts[h] - compute_[h] - waits[h] - late[h], 0.0)
+                for h in range(hosts)
+            ]
         )
         begin = list(ends_)
     return {
@@ -229,7 +289,7 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
     }
 
 
-def _pipe_epoch(objects, storage, params, training, reading, origin):
+def _pipe_epoch(objects, storage, params, training, reading, origin, burst_wait):
     """Objects in order, P in flight; returns (first data at the consumer, step avail times)."""
     link = _Host(storage, reading, volume=False, verify=params.verify_etag)
     held = PIPE_HELD_CHUNKS * params.chunk_bytes
@@ -251,11 +311,7 @@ def _pipe_epoch(objects, storage, params, training, reading, origin):
     if first > 0:
         probe = _Host(storage, reading, volume=False, verify=params.verify_etag)
         alone = probe.get(0.0, min(first, params.chunk_bytes))[1]
-        if storage.burst_s_per_request and window > 1 and len(objects) > 1:
-            # the first P requests of every host go out at once; the first answer waits for all
-            burst = objects[:window]
-            wait = sum(1 for size in burst if size > 0) * reading * storage.burst_s_per_request
-            alone = max(alone, wait)
+        alone = max(alone, burst_wait)  # the first P requests of every host at once
         first_data = origin + alone
     else:
         first_data = origin
@@ -273,16 +329,18 @@ def _pipe_epoch(objects, storage, params, training, reading, origin):
 
 def _fastfile_epoch(objects, storage, params, training, sharing, start):
     """Files one at a time; returns (first data, step ends, step compute, step requests,
-    step bytes, GETs)."""
+    step bytes, GETs, step bytes checked against their ETag)."""
     link = _Host(storage, sharing, volume=False)
+    checked_bps = _Host(storage, sharing, volume=False, verify=True).link_bps
     step = training.step_bytes
-    step_s = step / training.compute_bps if training.compute_bps > 0 else 0.0
+    step_c = step / training.compute_bps if training.compute_bps > 0 else 0.0
+    step_s = _held(step_c, storage)
     random_access = params.access == "random"
     running = start
     pending = 0
     first_data = None
-    ends, compute, reqs, nbytes = [], [], [], []
-    owed_requests, owed_bytes = 0, 0
+    ends, compute, reqs, nbytes, checked = [], [], [], [], []
+    owed_requests, owed_bytes, owed_checked = 0, 0, 0
     gets = 0
     for size in objects:
         if random_access:
@@ -291,14 +349,16 @@ def _fastfile_epoch(objects, storage, params, training, sharing, start):
         else:
             parts = [min(params.part_size, size - o) for o in range(0, size, params.part_size)]
             window = params.read_ahead + max(1, math.ceil(step / params.part_size))
+        whole = params.verify_etag and _whole(size, params)
         consumed_after = []  # running after each part
         opened = running
         for j, part in enumerate(parts):
             launch = opened if j < window else consumed_after[j - window]
-            _, end = link.get(launch, part)
+            _, end = link.get(launch, part, link_bps=checked_bps if whole else None)
             gets += 1
             owed_requests += 1
             owed_bytes += part
+            owed_checked += part if whole else 0
             if first_data is None and j == 0:
                 first_data = end
             running = max(running, end)
@@ -307,34 +367,40 @@ def _fastfile_epoch(objects, storage, params, training, sharing, start):
                 pending -= step
                 running += step_s
                 ends.append(running)
-                compute.append(step_s)
+                compute.append(step_c)
                 reqs.append(owed_requests)
                 nbytes.append(owed_bytes)
-                owed_requests, owed_bytes = 0, 0
+                checked.append(owed_checked)
+                owed_requests, owed_bytes, owed_checked = 0, 0, 0
             consumed_after.append(running)
     if pending > 0:
         c = pending / training.compute_bps if training.compute_bps > 0 else 0.0
-        running += c
+        running += _held(c, storage)
         ends.append(running)
         compute.append(c)
         reqs.append(owed_requests)
         nbytes.append(owed_bytes)
-    return (first_data if first_data is not None else start), ends, compute, reqs, nbytes, gets
+        checked.append(owed_checked)
+    first = first_data if first_data is not None else start
+    return first, ends, compute, reqs, nbytes, gets, checked
 
 
-def _paced_barrier(paced, starts, fetch_start, barrier, storage):
+def _paced_barrier(paced, starts, fetch_start, barrier, storage, verify):
     hosts = len(paced)
     if not barrier:
         ends = [p[0][-1] if p[0] else starts[h] for h, p in enumerate(paced)]
         return ends, [sum(p[1]) for p in paced], [0.0] * hosts
     request_s = 1 / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
     byte_s = 1 / storage.endpoint_bps if storage.endpoint_bps > 0 else 0.0
+    verify_s = 0.0
+    if verify and storage.verify_bps > 0 and storage.endpoint_bps > 0:
+        verify_s = 1 / storage.verify_bps
     clock = list(starts)
     waits = [0.0] * hosts
     release = 0.0
     for s in range(max((len(p[0]) for p in paced), default=0)):
         own = {}
-        for h, (ends, _, _, _) in enumerate(paced):
+        for h, (ends, *_) in enumerate(paced):
             if s < len(ends):
                 if s == 0:
                     own[h] = ends[0]
@@ -342,9 +408,10 @@ def _paced_barrier(paced, starts, fetch_start, barrier, storage):
                     own[h] = release + ends[s] - ends[s - 1]
         work = max(
             sum(p[2][s] for p in paced if s < len(p[2])) * request_s,
-            sum(p[3][s] for p in paced if s < len(p[3])) * byte_s,
+            sum(p[3][s] for p in paced if s < len(p[3])) * byte_s
+            + sum(p[4][s] for p in paced if s < len(p[4])) * verify_s,
         )
-        c_max = max(p[1][s] for p in paced if s < len(p[1]))
+        c_max = max(_held(p[1][s], storage) for p in paced if s < len(p[1]))
         endpoint = work + c_max if work > 0 else 0.0
         if s == 0 and work > 0:
             endpoint += max(fetch_start)

@@ -31,6 +31,8 @@ def cases(draw):
         list_parallel=draw(st.sampled_from([0.0, 2.0])),
         burst_s_per_request=draw(st.sampled_from([0.0, 0.002])),
         verify_bps=draw(st.sampled_from([0.0, 3e7])),
+        timer_tick_s=draw(st.sampled_from([0.0, 0.0, 0.001])),
+        timer_wake_s=draw(st.sampled_from([0.0, 1e-4])),
     )
     params = PathParams(
         concurrency=draw(st.integers(1, 6)),
@@ -151,7 +153,9 @@ def test_fully_replicated_hosts_share_one_timeline():
 
 def test_a_burst_cost_delays_pipes_first_answer():
     """4 hosts open 8 requests each at once. With a burst cost of 1.25 ms per request the first
-    answer comes after all 32 (0.04 s); without, after one gate slot at 400 GET/s (0.01 s)."""
+    answer comes after all 32 (0.04 s), and the endpoint answers in issue order: the last host's
+    first request waits besides for the 24 gate slots issued before it at 400 GET/s (0.06 s).
+    Without a burst cost, the first answer comes after one gate slot of the host (0.01 s)."""
     sizes = np.full(400, 1000, dtype=np.int64)
     params = PathParams(prefetch=8)
     base = dict(latency_s=0.002, connection_bps=1e9, requests_per_s=400.0)
@@ -159,9 +163,43 @@ def test_a_burst_cost_delays_pipes_first_answer():
     for burst in (0.0, 0.00125):
         storage = Storage(**base, burst_s_per_request=burst)
         result = model_job(sizes, hosts=4, storage=storage, params=params, modes=("pipe",))
-        startup[burst] = result["pipe"].startup_s.max()
-    assert startup[0.0] == pytest.approx(4 / 400 + 1000 / 1e9)
-    assert startup[0.00125] == pytest.approx(32 * 0.00125)
+        startup[burst] = result["pipe"].startup_s
+    assert startup[0.0].max() == pytest.approx(4 / 400 + 1000 / 1e9)
+    assert startup[0.00125].min() == pytest.approx(32 * 0.00125)
+    assert startup[0.00125].max() == pytest.approx(32 * 0.00125 + 24 / 400)
+
+
+def test_timer_ticks_stretch_compute_steps():
+    """A step of 2.5 ms on a 1 ms timer ends at the third tick, plus 0.1 ms of wake-up: ten steps
+    hold the consumer 31 ms; the compute reported stays the nominal 25 ms, and the lateness is
+    not stall."""
+    sizes = np.full(10, 100_000, dtype=np.int64)
+    training = Training(compute_bps=4e7, step_bytes=100_000)
+    storage = Storage(latency_s=0.0, connection_bps=1e12, timer_tick_s=0.001, timer_wake_s=1e-4)
+    result = model_job(sizes, hosts=1, storage=storage, training=training, modes=("file",))
+    assert result["file"].epoch_s[0, 0] == pytest.approx(0.031)
+    assert result["file"].compute_s[0, 0] == pytest.approx(0.025)
+    assert result["file"].stall_s[0, 0] == pytest.approx(0.0)
+
+
+def test_fastfile_checks_whole_objects_on_the_endpoints_cpu():
+    """A 1 MB object that one 8 MiB part covers is checked against its ETag when verifying: at
+    a 1 GB/s endpoint and 1 GB/s MD5 on the same CPU, its bytes take 2 ms instead of 1 ms."""
+    sizes = np.array([10**6], dtype=np.int64)
+    base = dict(latency_s=0.0, connection_bps=1e12, endpoint_bps=1e9, verify_bps=1e9)
+    startup = {}
+    for verify in (False, True):
+        params = PathParams(verify_etag=verify)
+        result = model_job(
+            sizes,
+            hosts=1,
+            storage=Storage(**base, list_page_s=0.0),
+            params=params,
+            modes=("fastfile",),
+        )
+        startup[verify] = result["fastfile"].startup_s[0]
+    assert startup[False] == pytest.approx(0.001)
+    assert startup[True] == pytest.approx(0.002)
 
 
 def test_verification_shares_the_endpoints_cpu():
