@@ -870,15 +870,19 @@ def _fastfile_epoch(
     items, rows = sizes.shape
     block = max(1, FASTFILE_BLOCK_CELLS // max(1, items))
     pieces = [
-        _fastfile_parts(
-            sizes[:, r : r + block],
-            links,
-            params,
+        _expand_steps(
+            _fastfile_parts(
+                sizes[:, r : r + block],
+                links,
+                params,
+                training,
+                start[r : r + block],
+                0,
+                verified=verified,
+                timer=timer,
+            ),
             training,
-            start[r : r + block],
-            r,
-            verified=verified,
-            timer=timer,
+            timer,
         )
         for r in range(0, rows, block)
     ]
@@ -887,8 +891,23 @@ def _fastfile_epoch(
         return _FastFileEpoch(
             empty, empty, empty.astype(bool), np.zeros(0), empty, empty, empty, empty
         )
-    parts = _Parts(*(np.concatenate([getattr(p, f.name) for p in pieces]) for f in fields(_Parts)))
-    return _expand_steps(parts, training, timer)
+    # Each block of rows has its own number of steps: pad them to the longest, row by row,
+    # then turn (rows, steps) into (steps, rows).
+    longest = max(piece.step_end.shape[1] for piece in pieces)
+    joined = {}
+    for name in (f.name for f in fields(_FastFileEpoch)):
+        if name == "first_data_s":
+            joined[name] = np.concatenate([piece.first_data_s for piece in pieces])
+            continue
+        if len(pieces) == 1:
+            array = getattr(pieces[0], name)
+        else:
+            array = np.zeros((rows, longest), dtype=getattr(pieces[0], name).dtype)
+            for number, piece in enumerate(pieces):
+                values = getattr(piece, name)
+                array[number * block : number * block + values.shape[0], : values.shape[1]] = values
+        joined[name] = np.ascontiguousarray(array.T)
+    return _FastFileEpoch(**joined)
 
 
 def _whole_objects(flat: np.ndarray, params: PathParams) -> np.ndarray:
@@ -1051,7 +1070,8 @@ def _fastfile_parts(
 def _expand_steps(
     parts: _Parts, training: Training, timer: tuple[float, float] = (0.0, 0.0)
 ) -> _FastFileEpoch:
-    """Part records to per-step arrays, with the partial step at the end of the epoch.
+    """Part records to per-step arrays, with the partial step at the end of the epoch; the
+    arrays are (rows, steps), the transpose of ``_FastFileEpoch``'s.
 
     The steps a part completes run back to back from its ``start``; a step's requests and
     bytes are those made since the previous step's part.
@@ -1090,14 +1110,14 @@ def _expand_steps(
         return values - np.where(new_row, 0.0, np.concatenate(([0.0], values[:-1])))
 
     # The records run row by row, so writing them into (rows, steps) is sequential; the
-    # (steps, rows) arrays are its transpose.
+    # caller transposes.
     longest = int(per_row.max(initial=0))
     cell = step_row * longest + position
 
     def by_step(values: np.ndarray, dtype=np.float64) -> np.ndarray:
         array = np.zeros(rows * longest, dtype=dtype)
         array[cell] = values
-        return np.ascontiguousarray(array.reshape(rows, longest).T)
+        return array.reshape(rows, longest)
 
     step_end, step_compute, step_requests, step_fetched, step_checked, step_held = (
         by_step(values)

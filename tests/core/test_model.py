@@ -238,12 +238,13 @@ STORAGES = {
 def test_rounds_and_blocks_agree_with_reference(monkeypatch, storage_name, wide):
     """Skewed sizes with empty objects among them, over more rounds and blocks than the
     hypothesis cases reach: rounds that break part-way, blocks first computed without the
-    clocks and redone with them, Pipe steps found and handed over block by block, and
-    (``wide``) the per-row accumulation used for many hosts."""
+    clocks and redone with them, Pipe steps found and handed over block by block, FastFile
+    rows taken a few at a time, and (``wide``) the per-row accumulation used for many hosts."""
     from bench.core import model as model_module
 
     monkeypatch.setattr(model_module, "COST_BLOCK_ITEMS", 24)
     monkeypatch.setattr(model_module, "STEP_BLOCK_ITEMS", 16)
+    monkeypatch.setattr(model_module, "FASTFILE_BLOCK_CELLS", 700)
     monkeypatch.setattr(model_module, "ACCUMULATE_MAX_ROWS", 0 if wide else 64)
     rng = np.random.default_rng(17)
     sizes = rng.pareto(1.3, 2_400) * 200_000
@@ -253,7 +254,6 @@ def test_rounds_and_blocks_agree_with_reference(monkeypatch, storage_name, wide)
         storage=STORAGES[storage_name],
         params=PathParams(concurrency=6, prefetch=5, verify_etag=True),
         training=Training(compute_bps=4e8, step_bytes=300_000),
-        modes=("file", "pipe"),
     )
     model = model_job(sizes, **kwargs)
     slow = reference.simulate(sizes.tolist(), **kwargs)
