@@ -17,7 +17,8 @@ What the model needs, and how each figure is measured (all under a dedicated pre
   rounded up) plus a wake-up latency, and the tick and latency that explain the lateness best
   are what the model adds to each compute step;
 - LIST: the time of a 1,000-key page while the bucket holds N keys, for a few N, fitted as
-  ``a + b × N`` (moto's page time grows with the bucket; S3's does not, and the fit says so).
+  ``a + b × N`` (moto's page time grows with the bucket; S3's does not, and the fit says so),
+  and of a page of ``SHORT_PAGE_KEYS`` keys: what a page saves per key it does not return.
 
 The profile is written to a new file only: an existing one is never overwritten.
 """
@@ -46,6 +47,8 @@ CALIBRATE_BUCKET = "stagebench-calibrate"
 SWEEP_CONCURRENCY = (1, 4, 16, 64)
 LIST_CLIENTS = 4
 BURST = 32
+# Keys of the short LIST page timed beside the full ones.
+SHORT_PAGE_KEYS = 10
 # Compute steps the timer measurement sleeps: spread over the range of training steps.
 TIMER_SLEEPS_S = (0.001, 0.03)
 # Timer ticks tried (seconds): exact, sub-millisecond, Linux epoll's 1 ms, coarser clocks.
@@ -89,6 +92,7 @@ class Measurements:
     sweep: list[dict[str, float]] = field(default_factory=list)  # concurrency, get_per_s, mb_per_s
     list_points: list[tuple[int, float]] = field(default_factory=list)  # keys in bucket, page s
     list_parallel: float = 0.0
+    list_short_page_s: float = 0.0  # a SHORT_PAGE_KEYS-key page at the largest bucket size
     burst: list[tuple[float, float]] = field(default_factory=list)  # first, last answer (s)
     md5_bps: float = 0.0
     timer: list[tuple[float, float]] = field(default_factory=list)  # (asked, slept) seconds
@@ -222,12 +226,14 @@ async def _burst(
     return min(answered), max(answered)
 
 
-async def _list_page_s(client: Any, bucket: str, prefix: str, pages: int) -> float:
-    """Median time of the first 1,000-key page of ``prefix`` over ``pages`` tries."""
+async def _list_page_s(
+    client: Any, bucket: str, prefix: str, pages: int, *, keys: int = 1000
+) -> float:
+    """Median time of the first page of ``keys`` keys of ``prefix`` over ``pages`` tries."""
     times = []
     for _ in range(pages):
         started = time.perf_counter()
-        await client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+        await client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=keys)
         times.append(time.perf_counter() - started)
     return float(np.median(times))
 
@@ -291,6 +297,11 @@ async def measure(endpoint: Any, plan: Plan, *, bucket: str, say: Any = print) -
             page_s = await _list_page_s(client, bucket, list_prefix_name, plan.list_pages)
             out.list_points.append((in_bucket, page_s))
             say(f"LIST page with {in_bucket} keys in the bucket: {page_s:.3f} s")
+        # A short page in the same bucket: what a page saves per key it does not return.
+        out.list_short_page_s = await _list_page_s(
+            client, bucket, list_prefix_name, plan.list_pages, keys=SHORT_PAGE_KEYS
+        )
+        say(f"LIST page of {SHORT_PAGE_KEYS} keys: {out.list_short_page_s:.3f} s")
     _, out.list_parallel = await list_parallel(
         endpoint, bucket, list_prefix_name, LIST_CLIENTS, tries=plan.list_pages
     )
@@ -350,6 +361,16 @@ def fit_list(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
     return float(intercept), float(slope)
 
 
+def list_key_s(m: Measurements) -> float:
+    """Seconds a LIST page saves per key fewer than 1,000: the full page at the largest bucket
+    size against the short page timed there, at least 0 and at most a full page's share."""
+    if not m.list_points or m.list_short_page_s <= 0:
+        return 0.0
+    full = m.list_points[-1][1]
+    saved = (full - m.list_short_page_s) / (1000 - SHORT_PAGE_KEYS)
+    return float(min(max(saved, 0.0), full / 1000))
+
+
 def profile_text(m: Measurements, *, name: str, endpoint_text: str, quick: bool) -> str:
     """The profile TOML, each number with a comment saying how it was measured."""
     p50, p90, p99 = np.percentile(m.first_byte_s, [50, 90, 99]) * 1e3
@@ -357,6 +378,7 @@ def profile_text(m: Measurements, *, name: str, endpoint_text: str, quick: bool)
     best_rate = max(m.sweep, key=lambda row: row["get_per_s"])
     best_bandwidth = max(m.sweep, key=lambda row: row["mb_per_s"])
     page_base, per_key = fit_list(m.list_points)
+    per_key_listed = list_key_s(m)
     burst_first, burst_last = m.burst_first_last
     tick, wake = fit_timer(m.timer) if m.timer else (0.0, 0.0)
     sleeps_ms = f"{TIMER_SLEEPS_S[0] * 1e3:g}-{TIMER_SLEEPS_S[1] * 1e3:g}"
@@ -405,6 +427,9 @@ burst_first_answer_ms_per_request = {burst_first * 1e3 / BURST:.4g}
 {list_lines}
 page_base_s = {page_base:.4g}
 page_per_key_in_bucket_s = {per_key:.4g}
+# A page of {SHORT_PAGE_KEYS} keys took {m.list_short_page_s:.3f} s at the largest bucket size: a
+# page saves this much per key it returns fewer than 1,000 (the short last page of a listing).
+page_per_key_listed_s = {per_key_listed:.4g}
 # Pages served at once: {LIST_CLIENTS} clients listing together took {LIST_CLIENTS}/parallel pages.
 parallel = {m.list_parallel:.3g}
 
@@ -458,6 +483,14 @@ def measurements_table(m: Measurements) -> Any:
             "concurrency": LIST_CLIENTS,
             "keys_in_bucket": m.list_points[-1][0] if m.list_points else np.nan,
             "value": m.list_parallel,
+        }
+    )
+    rows.append(
+        {
+            "measure": f"list_page_{SHORT_PAGE_KEYS}_keys_s",
+            "concurrency": 1,
+            "keys_in_bucket": m.list_points[-1][0] if m.list_points else np.nan,
+            "value": m.list_short_page_s,
         }
     )
     rows.append(

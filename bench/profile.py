@@ -39,6 +39,7 @@ _SCHEMA: dict[str, dict[str, tuple[float, bool]]] = {
     "list": {
         "page_base_s": (0.0, True),
         "page_per_key_in_bucket_s": (0.0, False),
+        "page_per_key_listed_s": (0.0, False),
         "parallel": (0.0, False),
     },
     "volume": {"size_gib": (0.0, False), "write": (0.0, False), "read": (0.0, False)},
@@ -72,6 +73,7 @@ class Profile:
     list_page_base_s: float
     list_page_per_key_s: float
     list_parallel: float
+    list_key_s: float  # what a page saves per key fewer than 1,000
     burst_s_per_request: float
     md5_bps: float
     volume_kind: str
@@ -121,6 +123,7 @@ class Profile:
             requests_per_s=min(rates) if rates else 0.0,
             endpoint_bps=self.endpoint_bps,
             list_page_s=self.list_page_s(keys_in_bucket),
+            list_key_s=self.list_key_s,
             list_parallel=self.list_parallel,
             burst_s_per_request=self.burst_s_per_request,
             verify_bps=self.md5_bps,
@@ -248,6 +251,7 @@ def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
         list_page_base_s=get("list", "page_base_s"),
         list_page_per_key_s=get("list", "page_per_key_in_bucket_s"),
         list_parallel=get("list", "parallel"),
+        list_key_s=get("list", "page_per_key_listed_s"),
         burst_s_per_request=get("requests", "burst_first_answer_ms_per_request") / 1e3,
         md5_bps=get("client", "md5"),
         volume_kind=kind,

@@ -315,6 +315,9 @@ def run_validate_command(args: argparse.Namespace) -> int:
         large = [dataset.keys[i] for i in by_size[-16:]]
         pins: list[Pinned] = []
         results = []
+        first_page_s = profile.list_page_s(dataset.objects) - (
+            max(0, 1000 - dataset.objects) * profile.list_key_s
+        )
         for repeat in range(args.repeat):
             pin = asyncio.run(
                 pin_endpoint(
@@ -329,9 +332,10 @@ def run_validate_command(args: argparse.Namespace) -> int:
             pins.append(pin)
             say(
                 f"run {repeat + 1}/{args.repeat}, pinned before it: LIST page "
-                f"{pin.list_page_s:.3f} s (profile at {dataset.objects} keys: "
-                f"{profile.list_page_s(dataset.objects):.3f} s), {pin.list_parallel:.1f} pages at "
-                f"once with {scenario.cluster.hosts} hosts, {pin.get_per_s:.0f} small GET/s and "
+                f"{pin.list_page_s:.3f} s (profile, its {min(dataset.objects, 1000)} keys in a "
+                f"bucket of {dataset.objects}: {first_page_s:.3f} s), "
+                f"{pin.list_parallel:.1f} pages at once with {scenario.cluster.hosts} hosts, "
+                f"{pin.get_per_s:.0f} small GET/s and "
                 f"{pin.bytes_per_s / 1e6:.0f} MB/s at C={PIN_CONCURRENCY} (profile "
                 f"{profile.endpoint_get_per_s:.0f} GET/s, {profile.endpoint_bps / 1e6:.0f} MB/s)"
             )
@@ -355,8 +359,13 @@ def run_validate_command(args: argparse.Namespace) -> int:
     )
     arguments = model_arguments(scenario, dataset.sizes)
     profiled_storage = scenario_storage(profile, scenario, keys_in_bucket=dataset.objects)
+    # The pinned page is the prefix's first page, short when it has fewer than 1,000 keys:
+    # the model prices a page of k keys as a full page less what the missing keys save.
+    short_by = max(0, 1000 - dataset.objects)
     pinned_storage = dataclasses.replace(
-        profiled_storage, list_page_s=pinned.list_page_s, list_parallel=pinned.list_parallel
+        profiled_storage,
+        list_page_s=pinned.list_page_s + short_by * profiled_storage.list_key_s,
+        list_parallel=pinned.list_parallel,
     )
     if profiled_storage.requests_per_s > 0 or endpoint.kind == "embedded":
         pinned_storage = dataclasses.replace(pinned_storage, requests_per_s=pinned.get_per_s)

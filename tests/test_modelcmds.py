@@ -71,6 +71,8 @@ def test_calibrate_quick_writes_a_loadable_profile_and_never_overwrites(embedded
     measurements = pd.read_csv(next((tmp_path / "results").glob("calibrate-*/measurements.csv")))
     assert set(measurements["measure"]) >= {"first_byte_s", "get_per_s", "list_page_s"}
     assert set(measurements["measure"]) >= {"timer_asked_s", "timer_slept_s"}
+    assert "list_page_10_keys_s" in set(measurements["measure"])
+    assert 0 <= profile.list_key_s <= profile.list_page_s(1000) / 1000
     assert profile.timer_tick_s >= 0 and profile.timer_wake_s >= 0
     assert sorted(measurements.loc[measurements["measure"] == "get_per_s", "concurrency"]) == [
         1,

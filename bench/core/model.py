@@ -37,7 +37,8 @@ request also waits for one gate slot of the whole endpoint and the whole-object 
 endpoint's bandwidth) of every request issued before it in the burst.
 
 FastFile. Each host lists the whole channel prefix (1,000 keys a page, pages one after another;
-a page costs the profile's ``a + b × keys in the bucket``, stretched by ``hosts /
+a page costs the profile's ``a + b × keys in the bucket``, less ``list_key_s`` for every key
+a short last page lacks, stretched by ``hosts /
 list_parallel`` when more hosts list at once than the endpoint serves in parallel). Then files
 are read one at a time. A sequential file is fetched in parts of ``part_size``; a part is
 requested when the consumer has used the data ``W = read_ahead + ceil(step / part_size)`` parts
@@ -119,6 +120,10 @@ class Storage:
     requests_per_s: float = 0.0  # shared by every host of the job
     endpoint_bps: float = 0.0  # shared by every host of the job
     list_page_s: float = 0.1  # one 1,000-key page at this bucket's size
+    # Seconds a page saves per key fewer than 1,000: a page of k keys costs
+    # list_page_s - (1000 - k) x this (the last page of a listing is usually short); 0: all
+    # pages cost a full page.
+    list_key_s: float = 0.0
     list_parallel: float = 0.0  # LIST pages the endpoint serves at once; 0 = no limit
     # Seconds per request before the first answer of a burst issued at once (a local server
     # that works on every request together: K requests answer first after K x this); 0: none.
@@ -133,7 +138,7 @@ class Storage:
     timer_wake_s: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("latency_s", "list_page_s"):
+        for name in ("latency_s", "list_page_s", "list_key_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"Storage.{name} = {getattr(self, name)!r}: must be >= 0")
         if not self.connection_bps > 0:
@@ -1421,7 +1426,7 @@ def _model_mode(
     else:
         pages = max(1, -(-listed // LIST_PAGE_KEYS))
         stretch = max(1.0, reading / storage.list_parallel) if storage.list_parallel > 0 else 1.0
-        listing_time = pages * storage.list_page_s * stretch
+        listing_time = listing_s(listed, storage) * stretch
         listing = np.full(rows, listing_time)
         lists = np.full(rows, pages, dtype=np.int64)
         random_access = params.access == "random"
@@ -1489,6 +1494,14 @@ def _model_mode(
         barrier_s=barrier_s[:, row],
         notes=notes,
     )
+
+
+def listing_s(keys: int, storage: Storage) -> float:
+    """Seconds to list ``keys`` keys alone: 1,000-key pages one after another, the last one
+    (or the only one, for fewer keys) shorter by what its missing keys save."""
+    pages = max(1, -(-keys // LIST_PAGE_KEYS))
+    missing = pages * LIST_PAGE_KEYS - keys
+    return max(pages * storage.list_page_s - missing * storage.list_key_s, 0.0)
 
 
 def _parts_per_row(sizes: np.ndarray, part_size: int) -> np.ndarray:

@@ -220,7 +220,11 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
     elif mode == "fastfile":
         pages = max(1, math.ceil(listed / LIST_PAGE_KEYS))
         stretch = max(1.0, reading / storage.list_parallel) if storage.list_parallel > 0 else 1.0
-        begin = [pages * storage.list_page_s * stretch] * hosts
+        alone = 0.0
+        for page in range(pages):  # every page full but the last
+            keys = min(LIST_PAGE_KEYS, listed - page * LIST_PAGE_KEYS)
+            alone += storage.list_page_s - (LIST_PAGE_KEYS - keys) * storage.list_key_s
+        begin = [max(alone, 0.0) * stretch] * hosts
         lists = [pages] * hosts
     for epoch in range(training.epochs):
         avail, compute, starts = [], [], []
