@@ -399,21 +399,13 @@ ACCUMULATE_MAX_ROWS = 64
 
 
 def _cumsum_down(values: np.ndarray, dtype) -> np.ndarray:
-    """Running sums down axis 0 of an ``(items, rows)`` array, as ``dtype``.
-
-    numpy's cumsum along axis 0 walks each column with a stride (tens of ns an element); for
-    wide arrays one addition per item row is several times faster.
-    """
-    if values.shape[1] <= ACCUMULATE_MAX_ROWS:
-        return np.cumsum(values, axis=0, dtype=dtype)
-    out = values.astype(dtype, copy=True)
-    for i in range(1, out.shape[0]):
-        np.add(out[i - 1], out[i], out=out[i])
-    return out
+    """Running sums down axis 0 of an ``(items, rows)`` array, as ``dtype`` (see
+    ``_accumulate`` for why not ``np.cumsum(axis=0)``)."""
+    return _accumulate(np.add, values.astype(dtype, copy=True))
 
 
 def _accumulate(ufunc, x: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
-    """``ufunc`` accumulated down axis 0 of a short ``(n, rows)`` array, in place.
+    """``ufunc`` accumulated down axis 0 of an ``(n, rows)`` array, in place.
 
     With ``first`` the running value starts from it. numpy's accumulate walks axis 0 with a
     stride, which is slow for many rows; one call per item row is then faster.
@@ -425,24 +417,6 @@ def _accumulate(ufunc, x: np.ndarray, first: np.ndarray | None = None) -> np.nda
     for i in range(1, x.shape[0]):
         ufunc(x[i - 1], x[i], out=x[i])
     return x
-
-
-def _clock(issued: np.ndarray, costs, state: np.ndarray) -> np.ndarray:
-    """A served-in-order clock over a round: c_i = max(c_{i-1}, issued_i) + cost_i.
-
-    Closed form: c_i = S_i + max(c_{-1}, max_{j<=i} (issued_j - S_{j-1})), S the running sum of
-    the costs (a float, or ``(n, rows)`` costs), ``state`` = c_{-1} per row (not updated).
-    """
-    if isinstance(costs, float):
-        total = np.arange(1.0, issued.shape[0] + 1.0)[:, None]
-        total *= costs
-    else:
-        total = _accumulate(np.add, costs.copy())
-    clock = issued - total
-    clock += costs
-    _accumulate(np.maximum, clock, state)
-    clock += total
-    return clock
 
 
 class _Sums:
@@ -501,13 +475,14 @@ def _clocks_slack(
     latency, gate_cost, transfer, link_cost = costs
     first_byte = starts + latency
     gate_clock = link_clock = None
+    whole = slice(0, starts.shape[0])
     if gate_cost is not None:
-        gate_clock = _clock(starts, gate_cost, gate)
+        gate_clock = _Sums(gate_cost, whole.stop).clock(starts, whole, gate)
         fits = gate_clock <= first_byte
         if not (fits.all() if empty is None else (fits | empty).all()):
             return False
     if link_cost is not None:
-        link_clock = _clock(first_byte, link_cost, link)
+        link_clock = _Sums(link_cost, whole.stop).clock(first_byte, whole, link)
         fits = link_clock <= first_byte + transfer
         if not (fits.all() if empty is None else (fits | empty).all()):
             return False
@@ -555,7 +530,7 @@ def _schedule_rounds(
     """List scheduling of a block of items over the sorted free times ``free`` (C, rows).
 
     Up to C items go at once (a round): item i of the round takes free time i, the gate and
-    link clocks (when their costs are given) come from the closed form of ``_clock`` and the
+    link clocks (when their costs are given) come from the closed form of ``_Sums.clock`` and the
     ends follow. That is list scheduling exactly as long as no earlier item of the round ends
     before item i's free time (item i would then take that end instead): the items before the
     first row to break it are kept, and their ends merge with the free times left. The first
@@ -882,7 +857,6 @@ def _fastfile_epoch(
                 params,
                 training,
                 start[r : r + block],
-                0,
                 verified=verified,
                 timer=timer,
             ),
@@ -937,7 +911,6 @@ def _fastfile_parts(
     params: PathParams,
     training: Training,
     start: np.ndarray,
-    first_row: int,
     *,
     verified: _Links | None = None,
     timer: tuple[float, float] = (0.0, 0.0),
@@ -1058,7 +1031,7 @@ def _fastfile_parts(
         row = np.zeros(0, dtype=np.int64)
         begin = steps = requests = fetched = checked_bytes = np.zeros(0)
     return _Parts(
-        row + first_row,
+        row,
         begin,
         steps.astype(np.int64),
         requests,
