@@ -96,7 +96,7 @@ class LiveDataset:
 
 
 def make_dataset(name: str, objects: int, object_bytes: int) -> LiveDataset:
-    from bench.dataset import synthetic_keys
+    from bench.run.dataset import synthetic_keys
 
     prefix = f"bench-live/{name}-{objects}x{object_bytes}/"
     sizes = np.full(objects, object_bytes, dtype=np.int64)
@@ -148,11 +148,11 @@ async def _stagebench(
 ) -> Measurement:
     """One simulated host's File-mode download, its context built as ``run_mode`` builds it.
 
-    ``download`` replaces ``bench.paths.file.download_shard`` (to measure a candidate change);
+    ``download`` replaces ``bench.live.file.download_shard`` (to measure a candidate change);
     ``options`` are the data path's settings (``HostContext.options``), e.g. verify_etag.
     """
-    from bench.paths.base import EventLog, HostContext, HostPlan, NicCap
-    from bench.paths.file import download_shard
+    from bench.live.base import EventLog, HostContext, HostPlan, NicCap
+    from bench.live.file import download_shard
     from bench.s3.client import async_client, client_config
 
     plan = HostPlan(

@@ -30,7 +30,7 @@ def _status_kib(field: str) -> int:
 
 
 def _scenario(mode: str, size: str, endpoint: str, volume_root: str, prefix: str):
-    from bench.scenario import build_scenario
+    from bench.config.scenario import build_scenario
 
     raw = {
         "scenario": {"name": f"memory-{mode}"},
@@ -50,8 +50,8 @@ def _scenario(mode: str, size: str, endpoint: str, volume_root: str, prefix: str
 
 
 def child(mode: str, size: str, endpoint: str) -> None:
-    import bench.runner  # noqa: F401  (imports before the baseline)
-    from bench.runner import run_scenario
+    import bench.run.runner  # noqa: F401  (imports before the baseline)
+    from bench.run.runner import run_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         # A small run first, so that lazy imports (pyarrow, botocore's S3 model, ...) and

@@ -39,7 +39,7 @@ def write_scenario(tmp_path: Path, text: str, name: str = "scenario.toml") -> Pa
 
 def make_scenario(tmp_path: Path, endpoint_url: str, prefix: str, **sections: dict):
     """A small scenario against the test server; ``sections`` update the defaults below."""
-    from bench.scenario import build_scenario
+    from bench.config.scenario import build_scenario
 
     raw: dict[str, dict] = {
         "scenario": {"name": "test"},
@@ -61,7 +61,7 @@ def make_scenario(tmp_path: Path, endpoint_url: str, prefix: str, **sections: di
 
 
 def quiet_run(scenario, tmp_path: Path, **kwargs):
-    from bench.runner import run_scenario
+    from bench.run.runner import run_scenario
 
     return run_scenario(
         scenario, results_root=tmp_path / "results", progress=False, say=lambda _: None, **kwargs

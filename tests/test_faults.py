@@ -19,8 +19,8 @@ import pytest
 
 from bench.core.content import content_block, object_range
 from bench.errors import ObjectError
-from bench.paths.base import EventLog, HostContext, HostPlan, NicCap, epoch_order, get_range
-from bench.runner import prepare_dataset, shard_plans
+from bench.live.base import EventLog, HostContext, HostPlan, NicCap, epoch_order, get_range
+from bench.run.runner import prepare_dataset, shard_plans
 from bench.s3.client import Endpoint, async_client, client_config
 from tests.conftest import REPO, make_scenario, quiet_run
 from tests.faultproxy import FaultProxy, FaultRates

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.config.scenario import build_scenario
 from bench.core.content import content_block, object_range
-from bench.runner import run_scenario
-from bench.scenario import build_scenario
+from bench.run.runner import run_scenario
 
 
 def _scenario(tmp_path, endpoint_url, prefix, **cluster):
@@ -50,7 +50,7 @@ def test_file_mode_delivers_every_byte_sharded(tmp_path, embedded, unique_prefix
     block = content_block(11)
     files = sorted(volumes[0].glob("host-*/data/train/*.bin"))
     assert len(files) == 60
-    from bench.dataset import build_dataset
+    from bench.run.dataset import build_dataset
 
     dataset = build_dataset(scenario.dataset)
     for path in files:

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.calibrate import fit_list, fit_timer
+from bench.analysis.calibrate import fit_list, fit_timer
+from bench.analysis.startup import equal_sizes
+from bench.analysis.validate import CSV_COLUMNS
 from bench.cli import main
-from bench.profile import load_profile
-from bench.startup import equal_sizes
-from bench.validate import CSV_COLUMNS
+from bench.config.profile import load_profile
 
 SCENARIO = """
 [scenario]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bench.errors import StagebenchError
-from bench.profile import (
+from bench.config.profile import (
     gp2_throughput_bps,
     load_instances,
     load_profile,
     parse_profile,
     preset_names,
 )
+from bench.errors import StagebenchError
 
 MINIMAL = """
 [profile]

@@ -152,7 +152,7 @@ def test_report_command_refuses_a_folder_it_cannot_read(tmp_path, capsys):
 
 
 def test_sizes_recovered_from_events_match_the_dataset(small_run):
-    from bench.dataset import build_dataset
+    from bench.run.dataset import build_dataset
 
     sizes, how = sizes_from_events(small_run.events, small_run.summary["dataset"]["objects"])
     scenario = load_run(small_run.run_dir).scenario

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.config.scenario import load_scenario
 from bench.errors import ScenarioError
-from bench.scenario import load_scenario
 from tests.conftest import REPO, write_scenario
 
 GOOD = """

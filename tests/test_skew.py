@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import skew
+from bench.analysis import skew
 from bench.core import metrics, sharding
 from bench.core.sizes import sample_sizes
 

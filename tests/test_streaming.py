@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 
 from bench.core.content import content_block, object_range
-from bench.dataset import build_dataset
-from bench.paths.base import EventLog, HostContext, HostPlan, NicCap, epoch_order
-from bench.paths.fastfile import S3File
+from bench.live.base import EventLog, HostContext, HostPlan, NicCap, epoch_order
+from bench.live.fastfile import S3File
+from bench.run.dataset import build_dataset
 from bench.s3.client import async_client, client_config
 from tests.conftest import make_scenario, quiet_run
 
 
 def _expected_digests(scenario, result, mode):
     """sha256 of each host's stream per epoch, from the deterministic source content."""
-    from bench.runner import shard_plans
+    from bench.run.runner import shard_plans
 
     dataset = build_dataset(scenario.dataset)
     block = content_block(scenario.dataset.seed)

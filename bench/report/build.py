@@ -46,7 +46,7 @@ from bench.units import format_bytes
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bench.profile import Instance, Profile
+    from bench.config.profile import Instance, Profile
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -115,7 +115,7 @@ def build_report(run: RunData, *, model_profile: str | None = None) -> tuple[Doc
 
 
 def _facts(run: RunData, model_profile: str | None) -> Facts:
-    from bench.profile import load_instances
+    from bench.config.profile import load_instances
 
     try:
         instances = load_instances()
@@ -206,7 +206,7 @@ def _model(facts: Facts, profile_name: str) -> None:
     if facts.run.scenario is None:
         facts.profile_note = "the run's scenario no longer validates, so the model cannot replay it"
         return
-    from bench.profile import load_profile
+    from bench.config.profile import load_profile
 
     try:
         facts.profile = load_profile(profile_name)
@@ -470,7 +470,7 @@ def _skew_throughput(facts: Facts) -> tuple[float, str]:
 
 
 def _skew_rows(facts: Facts) -> pd.DataFrame | None:
-    from bench.skew import skew_table
+    from bench.analysis.skew import skew_table
 
     sizes = facts.run.sizes
     if sizes.size == 0:
@@ -497,7 +497,7 @@ def _skew_rows(facts: Facts) -> pd.DataFrame | None:
 def _skew_section(facts: Facts) -> list[Any]:
     import pandas as pd
 
-    from bench import skew
+    from bench.analysis import skew
 
     run = facts.run
     blocks: list[Any] = [Heading(1, "Skew: ShardedByS3Key against balanced sharding")]
@@ -796,8 +796,8 @@ def _startup_section(facts: Facts) -> list[Any]:
     if sweep is None:
         return blocks + [
             Paragraph(
-                "Not drawn: the model's startup sweep (`bench.startup`) is not available for "
-                f"this run ({facts.profile_note or 'no sweep function'})."
+                "Not drawn: the model's startup sweep (`bench.analysis.startup`) is not "
+                f"available for this run ({facts.profile_note or 'no sweep function'})."
             )
         ]
     from bench.report import plots
@@ -824,14 +824,14 @@ def _startup_section(facts: Facts) -> list[Any]:
 
 
 def _startup_sweep(facts: Facts) -> pd.DataFrame | None:
-    """The model's startup sweep (``bench.startup.model_sweep``) at this dataset's total size,
-    as a table with columns mode, files, startup_s; None when it is not available."""
+    """The model's startup sweep (``bench.analysis.startup.model_sweep``) at this dataset's total
+    size, as a table with columns mode, files, startup_s; None when it is not available."""
     import pandas as pd
 
     if facts.run.scenario is None or facts.profile is None:
         return None
     try:
-        from bench.startup import MODEL_FILES, model_sweep
+        from bench.analysis.startup import MODEL_FILES, model_sweep
     except ImportError:
         return None
     try:

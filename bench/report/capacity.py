@@ -109,7 +109,7 @@ class VolumeSizing:
 
 def size_volume(data_bytes: int, allowances: Allowances) -> VolumeSizing:
     """The ``VolumeSizeInGB`` for a host holding ``data_bytes`` (0 for Pipe and FastFile)."""
-    from bench.profile import gp2_throughput_bps
+    from bench.config.profile import gp2_throughput_bps
 
     if data_bytes < 0:
         raise ValueError(f"data_bytes = {data_bytes!r}: must be >= 0")

@@ -22,7 +22,7 @@ from bench.report.capacity import Allowances
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bench.scenario import ReportConfig, Scenario
+    from bench.config.scenario import ReportConfig, Scenario
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ class ReportSettings:
 
 
 def report_settings(raw: Mapping[str, Any] | None, *, where: str) -> ReportSettings:
-    """Validate a raw ``[report]`` table (``bench.scenario`` owns its schema)."""
-    from bench.scenario import report_config
+    """Validate a raw ``[report]`` table (``bench.config.scenario`` owns its schema)."""
+    from bench.config.scenario import report_config
 
     return settings_from_config(report_config(raw, path=Path(where)))
 
@@ -113,7 +113,7 @@ def load_run(run_dir: Path) -> RunData:
 def scenario_from_summary(summary: Mapping[str, Any]) -> Scenario | None:
     """The run's scenario, rebuilt from the raw config it recorded (None if it no longer
     validates)."""
-    from bench.scenario import build_scenario
+    from bench.config.scenario import build_scenario
 
     recorded = summary.get("scenario", {})
     config = dict(recorded.get("config") or {})
@@ -140,7 +140,7 @@ def dataset_sizes(
     """Object sizes in key order, and a sentence saying where they came from."""
     recorded = (summary.get("dataset") or {}).get("objects")
     if scenario is not None and scenario.dataset.source in ("synthetic", "manifest"):
-        from bench.dataset import build_dataset
+        from bench.run.dataset import build_dataset
 
         try:
             dataset = build_dataset(scenario.dataset)
@@ -202,7 +202,7 @@ def _read_table(path: Path) -> pd.DataFrame:
 def _read_events(path: Path) -> pd.DataFrame:
     import pandas as pd
 
-    from bench.paths.base import EVENT_COLUMNS
+    from bench.live.base import EVENT_COLUMNS
 
     if not path.exists():
         return pd.DataFrame(columns=list(EVENT_COLUMNS))

@@ -26,8 +26,8 @@ from bench.report.capacity import ModeFigures
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bench.profile import Instance, Profile
-    from bench.scenario import Scenario
+    from bench.config.profile import Instance, Profile
+    from bench.config.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ class ModelContext:
 def model_available() -> bool:
     """The model and its profiles can be imported (they are developed alongside the live side)."""
     try:
+        from bench.config.profile import load_instances, load_profile  # noqa: F401
         from bench.core.model import model_job  # noqa: F401
-        from bench.profile import load_instances, load_profile  # noqa: F401
     except ImportError:
         return False
     return True
@@ -183,9 +183,9 @@ def _faster_instance(instances: dict[str, Instance], current: Instance | None) -
 
 def model_variant(variant: Variant, context: ModelContext) -> dict[str, ModeFigures]:
     """Every mode of the scenario for one variant, as the model predicts it."""
+    from bench.analysis.validate import model_arguments
+    from bench.config.profile import gp2_throughput_bps
     from bench.core.model import model_job
-    from bench.profile import gp2_throughput_bps
-    from bench.validate import model_arguments
 
     scenario = context.scenario
     profile = context.profile

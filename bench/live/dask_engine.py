@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
-from bench.paths.base import EventLog, HostOutcome, HostPlan
+from bench.live.base import EventLog, HostOutcome, HostPlan
 from bench.s3.client import Endpoint
-from bench.scenario import Scenario
 
 START_MARGIN_S = 1.0  # time for every worker to set up its client before the common start
 
@@ -83,7 +83,7 @@ def run_mode_dask(
     log: EventLog,
 ) -> list[HostOutcome]:
     """Play ``mode`` with one task per host spread over the workers; events go into ``log``."""
-    from bench.execute import run_host_task
+    from bench.live.engine import run_host_task
 
     info = client.scheduler_info()["workers"]
     workers = sorted(info)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench import results as results_io
+from bench.cli.common import add_common
+from bench.config.scenario import Scenario, load_scenario
 from bench.core.sharding import SHARDED_BY_S3_KEY_ASSUMPTION
 from bench.errors import StagebenchError
-from bench.scenario import Scenario, load_scenario
 from bench.units import parse_rate
 
 _SHOWN = {
@@ -32,13 +34,31 @@ _SHOWN = {
 }
 
 
+def register(commands: Any) -> None:
+    skew = commands.add_parser("skew", help="how skewed sizes unbalance ShardedByS3Key")
+    skew.add_argument("scenario", type=Path)
+    skew.add_argument("--results", type=Path, default=Path("results"))
+    skew.add_argument("--hosts", type=int, help="override cluster.hosts")
+    skew.add_argument(
+        "--throughput",
+        default="100MB/s",
+        help="per-host download rate for straggler times (default 100MB/s)",
+    )
+    skew.add_argument("--sweep", action="store_true", help="imbalance vs skew for 2..1024 hosts")
+    skew.add_argument(
+        "--family", choices=("lognormal", "pareto"), default="lognormal", help="sweep family"
+    )
+    add_common(skew)
+    skew.set_defaults(func=run_skew_command)
+
+
 def dataset_sizes(scenario: Scenario, *, profile: str | None = None) -> np.ndarray:
     """Object sizes in key order, from wherever the scenario's dataset lives."""
     if scenario.dataset.source != "s3":
-        from bench.dataset import build_dataset
+        from bench.run.dataset import build_dataset
 
         return build_dataset(scenario.dataset).sizes
-    from bench.runner import _list_existing
+    from bench.run.runner import _list_existing
     from bench.s3.endpoint import open_endpoint
 
     with open_endpoint(
@@ -57,7 +77,7 @@ def format_skew_table(table: Any) -> str:
 
 
 def run_skew_command(args: argparse.Namespace) -> int:
-    from bench.skew import plot_bytes_per_host, plot_sweep, skew_sweep, skew_table
+    from bench.analysis.skew import plot_bytes_per_host, plot_sweep, skew_sweep, skew_table
 
     overrides = {"cluster.hosts": args.hosts} if args.hosts else None
     scenario = load_scenario(args.scenario, overrides=overrides)

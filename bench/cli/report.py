@@ -8,10 +8,10 @@ so ``stagebench --help`` stays instant. Each returns the exit code and raises
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.cli.common import add_common
 from bench.errors import StagebenchError
 
 
@@ -49,7 +49,7 @@ def _run_dir(path: Path) -> Path:
     return path
 
 
-def register(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+def register(commands: Any) -> None:
     """Add ``report`` and ``compare`` to the CLI's subparsers."""
     report = commands.add_parser(
         "report", help="capacity report of a run folder: report.md and a self-contained HTML"

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import ObjectError
-from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
-from bench.paths.training import EpochStats
+from bench.live.base import HostContext, HostOutcome, epoch_order, get_range
+from bench.live.consumer import EpochStats
 
 MODE = "file"
 

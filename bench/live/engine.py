@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.paths.base import EventLog, HostContext, HostOutcome, HostPlan, NicCap
-from bench.paths.training import StepBarrier
+from bench.config.scenario import Scenario
+from bench.live.base import EventLog, HostContext, HostOutcome, HostPlan, NicCap
+from bench.live.consumer import StepBarrier
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
-from bench.scenario import Scenario
 
 PATH_MODULES = {
-    "file": "bench.paths.file",
-    "pipe": "bench.paths.pipe",
-    "fastfile": "bench.paths.fastfile",
+    "file": "bench.live.file",
+    "pipe": "bench.live.pipe",
+    "fastfile": "bench.live.fastfile",
 }
 
 

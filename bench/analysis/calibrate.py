@@ -516,7 +516,7 @@ def _default_out(kind: str) -> Path:
 
 
 def run_calibrate_command(args: argparse.Namespace) -> int:
-    from bench.profile import parse_profile
+    from bench.config.profile import parse_profile
     from bench.s3.endpoint import open_endpoint
 
     spec = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "embedded"

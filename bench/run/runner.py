@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from bench import results as results_io
-from bench.dataset import Dataset, build_dataset, dataset_from_listing
+from bench.config.scenario import Scenario
 from bench.errors import ObjectError, StagebenchError
-from bench.paths.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
+from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
+from bench.run.dataset import Dataset, build_dataset, dataset_from_listing
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.endpoint import open_endpoint
-from bench.scenario import Scenario
 
 ASSUMPTION_NOTE = (
     "ShardedByS3Key assignment: keys sorted lexicographically and dealt to hosts {assignment}; "
@@ -292,7 +292,7 @@ def run_scenario(
     cannot read: a StagebenchError propagates after the partial results are written."""
     import pandas as pd
 
-    from bench.execute import run_mode
+    from bench.live.engine import run_mode
 
     run_dir = results_io.new_run_dir(results_root, scenario.name)
     started = results_io.utc_stamp()
@@ -354,7 +354,7 @@ def run_scenario(
             volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=root))
             dask = None
             if scenario.execution.engine == "dask":
-                from bench.dask_engine import check_reachable, dask_client
+                from bench.live.dask_engine import check_reachable, dask_client
 
                 check_reachable(endpoint, scenario.execution.dask)
                 say(f"engine: dask {scenario.execution.dask}")
@@ -364,7 +364,7 @@ def run_scenario(
                 # Events live outside the mode's run, so a failure keeps what was measured.
                 partial_log = EventLog(time.perf_counter())
                 if dask is not None:
-                    from bench.dask_engine import run_mode_dask
+                    from bench.live.dask_engine import run_mode_dask
 
                     outcomes = run_mode_dask(
                         dask, mode, plans, endpoint=endpoint, scenario=scenario, log=partial_log

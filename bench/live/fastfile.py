@@ -16,8 +16,8 @@ import os
 import numpy as np
 
 from bench.errors import ObjectError
-from bench.paths.base import HostContext, HostOutcome, epoch_order, get_range
-from bench.paths.training import EpochStats
+from bench.live.base import HostContext, HostOutcome, epoch_order, get_range
+from bench.live.consumer import EpochStats
 from bench.s3.client import translate_error
 from bench.s3.listing import list_prefix
 

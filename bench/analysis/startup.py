@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from bench import results as results_io
+from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
-from bench.scenario import Scenario
 
 MODEL_FILES = tuple(int(n) for n in np.unique(np.round(np.logspace(1, 7, 13)).astype(np.int64)))
 LIVE_FILES = (10, 100, 1_000, 10_000)
@@ -54,8 +54,8 @@ def model_sweep(
     file_bytes: int | None,
 ) -> list[dict[str, Any]]:
     """Model startup per mode at each file count (``startup_only``: no epochs)."""
+    from bench.analysis.validate import model_arguments, scenario_storage
     from bench.core.model import model_job
-    from bench.validate import model_arguments, scenario_storage
 
     rows = []
     for files in counts:
@@ -84,7 +84,7 @@ def live_scenario(
     scenario: Scenario, files: int, *, total_bytes: int | None, file_bytes: int | None
 ) -> Scenario:
     """The scenario with ``files`` equal files under a prefix of their own, one quick epoch."""
-    from bench.scenario import build_scenario
+    from bench.config.scenario import build_scenario
 
     sizes = equal_sizes(files, total_bytes=total_bytes, file_bytes=file_bytes)
     raw = copy.deepcopy(dict(scenario.raw))
@@ -116,9 +116,9 @@ def live_points(
     say: Any,
 ) -> list[dict[str, Any]]:
     """Run the scenario live at each file count on one endpoint; startup per mode (slowest host)."""
-    from bench.runner import run_scenario
+    from bench.analysis.validate import _embedded_credentials
+    from bench.run.runner import run_scenario
     from bench.s3.endpoint import open_endpoint
-    from bench.validate import _embedded_credentials
 
     rows = []
     spec = scenario.storage.endpoint
@@ -199,10 +199,10 @@ def format_startup(table: Any) -> str:
 def run_startup_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from bench.profile import load_profile
-    from bench.scenario import load_scenario
-    from bench.skewcmd import dataset_sizes
-    from bench.validate import default_profile
+    from bench.analysis.validate import default_profile
+    from bench.cli.skew import dataset_sizes
+    from bench.config.profile import load_profile
+    from bench.config.scenario import load_scenario
 
     overrides = {"storage.endpoint": args.endpoint} if args.endpoint else None
     scenario = load_scenario(args.scenario, overrides=overrides)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.config.scenario import DatasetConfig
 from bench.errors import ScenarioError
-from bench.scenario import DatasetConfig
 
 
 @dataclass(frozen=True)

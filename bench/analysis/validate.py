@@ -1,6 +1,6 @@
 """``stagebench validate SCENARIO``: the live data paths and the model on the same scenario.
 
-The scenario runs live (``bench.runner.run_scenario``), then the model runs on the same sizes,
+The scenario runs live (``bench.run.runner.run_scenario``), then the model runs on the same sizes,
 sharding, data-path settings and training with the endpoint's calibrated profile, and the error
 ``(model - live) / live`` is printed and written to ``validate.csv`` in the run folder, per mode
 and metric, for the job (its slowest host, as ``job_figures``) and for the median host.
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from bench import results as results_io
+from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
-from bench.scenario import Scenario
 
 TARGET_ERROR = 0.15
 METRICS = ("startup_s", "epoch_s", "end_s")
@@ -122,7 +122,7 @@ async def pin_endpoint(
     """LIST cost of the prefix (alone and with every host at once), then the GET/s of
     ``PIN_CONCURRENCY`` connections over the scenario's smallest objects and the bytes/s over
     its largest, ``PIN_SECONDS`` each."""
-    from bench.calibrate import _sweep_level, list_parallel
+    from bench.analysis.calibrate import _sweep_level, list_parallel
 
     page_s, parallel = await list_parallel(endpoint, bucket, prefix, hosts)
     rate, _ = await _sweep_level(endpoint, bucket, small, PIN_CONCURRENCY, PIN_SECONDS)
@@ -291,11 +291,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_validate_command(args: argparse.Namespace) -> int:
+    from bench.config.profile import load_profile
+    from bench.config.scenario import load_scenario
     from bench.core.model import model_job
-    from bench.profile import load_profile
-    from bench.runner import prepare_dataset, run_scenario
+    from bench.run.runner import prepare_dataset, run_scenario
     from bench.s3.endpoint import open_endpoint
-    from bench.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=_overrides(args))
     spec = scenario.storage.endpoint

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import EndpointError, ObjectError
-from bench.paths.training import Consumer, EpochStats, StepBarrier
+from bench.live.consumer import Consumer, EpochStats, StepBarrier
 from bench.s3.client import Endpoint, translate_error
 
 EVENT_COLUMNS = (

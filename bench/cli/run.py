@@ -1,0 +1,120 @@
+"""``stagebench run SCENARIO``: the live data paths on the scenario's endpoint, a results folder,
+the per-host and per-mode tables and the capacity report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.cli.common import add_common, ask_if_terminal, format_table, scenario_overrides
+from bench.errors import StagebenchError
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser("run", help="stage a dataset from S3 onto simulated hosts")
+    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument("--results", type=Path, default=Path("results"), help="results root folder")
+    run.add_argument(
+        "--endpoint", help="'embedded', 'aws' or an http(s) URL (overrides storage.endpoint)"
+    )
+    run.add_argument("--profile", help="AWS profile for --endpoint aws")
+    run.add_argument("--hosts", type=int, help="override cluster.hosts")
+    run.add_argument("--modes", help="override modes.run, comma-separated: file,pipe,fastfile")
+    run.add_argument("--keep-volumes", action="store_true", help="keep the hosts' volume folders")
+    run.add_argument("--yes", action="store_true", help="accept the estimated AWS cost")
+    run.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run hosts on a Dask cluster: tcp://scheduler:8786, or local:N worker processes",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--no-report", action="store_true", help="skip the capacity report (report.md, .html)"
+    )
+    add_common(run)
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.config.scenario import load_scenario
+    from bench.run.runner import run_scenario
+
+    scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
+    result = run_scenario(
+        scenario,
+        results_root=args.results,
+        profile=args.profile,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        keep_volumes=args.keep_volumes,
+        say=lambda text: print(text, file=sys.stderr),
+        confirm=(lambda _: True) if args.yes else ask_if_terminal,
+    )
+    if len(result.hosts):
+        print(format_hosts(result.hosts))
+        print()
+        print(format_comparison(result.summary["modes"]))
+    print(f"results: {result.run_dir}")
+    if result.status != "interrupted" and len(result.hosts) and not args.no_report:
+        _write_report(result.run_dir)
+    if result.status == "interrupted":
+        print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
+        return 130
+    if result.error is not None:
+        if isinstance(result.error, StagebenchError):
+            raise StagebenchError(f"run {result.status}: {result.error}") from result.error
+        raise result.error
+    return 0
+
+
+def _write_report(run_dir: Path) -> None:
+    """The capacity report at the end of a run; a report that fails leaves the results as
+    they are and says why in one line."""
+    from bench.report import write_report
+
+    try:
+        written = write_report(run_dir)
+    except StagebenchError as exc:
+        print(f"stagebench: report not written: {exc}", file=sys.stderr)
+        return
+    print(f"report: {written[0]}  ({written[1].name}: self-contained, plots embedded)")
+
+
+def format_hosts(hosts: object, *, max_hosts: int = 16) -> str:
+    """The per-host table; with many hosts, the slowest ones of each mode."""
+    import pandas as pd
+
+    assert isinstance(hosts, pd.DataFrame)
+    view = hosts.copy()
+    view["MB"] = view["bytes"] / 1e6
+    columns = ["mode", "host", "objects", "MB", "startup_s"]
+    columns += [c for c in ("epoch_s", "stall_s", "au", "gets", "lists") if c in view.columns]
+    columns += ["mb_per_s"]
+    if (view.groupby("mode").size() > max_hosts).any():
+        view = (
+            view.sort_values("startup_s", ascending=False)
+            .groupby("mode", sort=False)
+            .head(max_hosts)
+        )
+    return format_table(view[columns])
+
+
+def format_comparison(modes: dict[str, dict[str, float]]) -> str:
+    """One row per mode: the figures that decide between File, Pipe and FastFile."""
+    import pandas as pd
+
+    columns = {
+        "startup_s": "startup_s",
+        "tail_s": "tail_s",
+        "epoch_s": "epoch_s",
+        "stall_s": "stall_s",
+        "au": "AU",
+        "gets": "GETs",
+        "lists": "LISTs",
+        "mb_per_s": "MB/s",
+    }
+    rows = []
+    for mode, figures in modes.items():
+        rows.append({"mode": mode, **{label: figures.get(k) for k, label in columns.items()}})
+    return format_table(pd.DataFrame(rows))

@@ -1,0 +1,31 @@
+"""``stagebench serve``: the embedded S3 server, standalone, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bench.cli.common import add_common
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the embedded S3 server until Ctrl-C")
+    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    add_common(serve)
+    serve.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bench.s3.server import EMBEDDED_ACCESS_KEY, EmbeddedServer
+
+    server = EmbeddedServer(port=args.port)
+    url = server.start()
+    print(f"embedded S3 server at {url} (region us-east-1, access key id {EMBEDDED_ACCESS_KEY});")
+    print("any secret key is accepted. Ctrl-C stops it.", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
