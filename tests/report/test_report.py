@@ -25,7 +25,7 @@ from bench.report.capacity import (
 from bench.report.compare import describe_change
 from bench.report.rundata import load_run, report_settings, sizes_from_events
 from bench.report.whatif import repack, snake_layout
-from tests.conftest import make_scenario, quiet_run
+from tests.support import make_scenario, quiet_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

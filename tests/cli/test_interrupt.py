@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def _servers() -> int:

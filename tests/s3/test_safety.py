@@ -6,8 +6,7 @@ import boto3
 import pytest
 
 from bench.cost import estimate_run
-from tests.conftest import make_scenario, quiet_run, write_scenario
-from tests.test_cli import stagebench
+from tests.support import make_scenario, quiet_run, stagebench, write_scenario
 
 
 def test_clean_deletes_only_its_own_keys(tmp_path, embedded, unique_prefix):

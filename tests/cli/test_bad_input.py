@@ -7,9 +7,8 @@ import socket
 
 import pytest
 
-from tests.conftest import write_scenario
-from tests.s3_error_server import S3ErrorServer
-from tests.test_cli import stagebench
+from tests.support import stagebench, write_scenario
+from tests.support.s3_error_server import S3ErrorServer
 
 BASE = """
 [dataset]

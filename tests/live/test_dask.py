@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.conftest import make_scenario, quiet_run
+from tests.support import make_scenario, quiet_run
 
 
 def test_dask_and_local_agree_in_schema_bytes_and_requests(tmp_path, embedded, unique_prefix):

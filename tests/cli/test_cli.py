@@ -8,18 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
-
-
-def stagebench(*args, cwd=REPO, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, **(env or {})},
-    )
+from tests.support import REPO, stagebench
 
 
 def test_quickstart_end_to_end(tmp_path):

@@ -18,7 +18,7 @@ from bench.report.compare import (
     format_comparison,
     mann_whitney_p,
 )
-from tests.conftest import make_scenario, quiet_run
+from tests.support import make_scenario, quiet_run
 
 
 @pytest.fixture(scope="module")

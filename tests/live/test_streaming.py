@@ -18,7 +18,7 @@ from bench.live.base import EventLog, HostContext, HostPlan, NicCap, epoch_order
 from bench.live.fastfile import S3File
 from bench.run.dataset import build_dataset
 from bench.s3.client import async_client, client_config
-from tests.conftest import make_scenario, quiet_run
+from tests.support import make_scenario, quiet_run
 
 
 def _expected_digests(scenario, result, mode):

@@ -22,8 +22,8 @@ from bench.errors import ObjectError
 from bench.live.base import EventLog, HostContext, HostPlan, NicCap, epoch_order, get_range
 from bench.run.runner import prepare_dataset, shard_plans
 from bench.s3.client import Endpoint, async_client, client_config
-from tests.conftest import REPO, make_scenario, quiet_run
-from tests.faultproxy import FaultProxy, FaultRates
+from tests.support import REPO, make_scenario, quiet_run
+from tests.support.faultproxy import FaultProxy, FaultRates
 
 FIVE_PERCENT = FaultRates(
     slowdown=0.05,

@@ -4,7 +4,7 @@ import pytest
 
 from bench.config.scenario import load_scenario
 from bench.errors import ScenarioError
-from tests.conftest import REPO, write_scenario
+from tests.support import REPO, write_scenario
 
 GOOD = """
 [dataset]
