@@ -25,22 +25,22 @@ The profile is written to a new file only: an existing one is never overwritten.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import math
 import os
 import platform
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench import results as results_io
+from bench.analysis.inputs import endpoint_kind
 from bench.errors import StagebenchError
+from bench.run import results as results_io
 
 MIB = 1024 * 1024
 CALIBRATE_BUCKET = "stagebench-calibrate"
@@ -136,7 +136,7 @@ async def _populate(endpoint: Any, bucket: str, prefix: str, count: int, size: i
     return keys
 
 
-async def _sweep_level(
+async def sweep_level(
     endpoint: Any, bucket: str, keys: Sequence[str], concurrency: int, seconds: float
 ) -> tuple[float, float]:
     """Requests/s and bytes/s that ``concurrency`` connections sustain for ``seconds``."""
@@ -268,8 +268,8 @@ async def measure(endpoint: Any, plan: Plan, *, bucket: str, say: Any = print) -
         f"{np.median(out.connection_bps) / 1e6:.0f} MB/s"
     )
     for concurrency in SWEEP_CONCURRENCY:
-        get_per_s, _ = await _sweep_level(endpoint, bucket, small, concurrency, plan.sweep_s)
-        _, bytes_per_s = await _sweep_level(endpoint, bucket, medium, concurrency, plan.sweep_s)
+        get_per_s, _ = await sweep_level(endpoint, bucket, small, concurrency, plan.sweep_s)
+        _, bytes_per_s = await sweep_level(endpoint, bucket, medium, concurrency, plan.sweep_s)
         out.sweep.append(
             {"concurrency": concurrency, "get_per_s": get_per_s, "mb_per_s": bytes_per_s / 1e6}
         )
@@ -515,26 +515,42 @@ def _default_out(kind: str) -> Path:
     return Path(f"profile-{kind}-{results_io.utc_stamp()}.toml")
 
 
-def run_calibrate_command(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class Calibration:
+    """A written profile and the measurements behind it."""
+
+    profile_path: Path
+    run_dir: Path
+    seconds: float
+
+
+def calibrate_endpoint(
+    spec: str,
+    *,
+    out: Path | None,
+    bucket: str,
+    quick: bool,
+    aws_profile: str | None,
+    results_root: Path,
+    say: Callable[[str], None],
+) -> Calibration:
+    """Measure the endpoint ``spec`` names and write its storage profile to ``out`` (never
+    overwritten) and the raw measurements to a fresh run folder."""
     from bench.config.profile import parse_profile
     from bench.s3.endpoint import open_endpoint
 
-    spec = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "embedded"
-    kind = spec if spec in ("embedded", "aws") else "url"
-    out = Path(args.out) if args.out else _default_out(kind)
+    kind = endpoint_kind(spec)
+    out = Path(out) if out else _default_out(kind)
     if out.exists():
         raise StagebenchError(f"{out} exists and is never overwritten; give a new path with --out")
     if not out.parent.exists():
         raise StagebenchError(f"{out.parent}: no such folder; give --out in an existing folder")
-    plan = Plan.quick() if args.quick else Plan.full()
-    with open_endpoint(spec, profile=args.profile) as endpoint:
-        print(f"calibrating {endpoint.describe()} ...", flush=True)
-        measured = asyncio.run(
-            measure(endpoint, plan, bucket=args.bucket, say=lambda s: print(s, flush=True))
-        )
+    plan = Plan.quick() if quick else Plan.full()
+    with open_endpoint(spec, profile=aws_profile) as endpoint:
+        say(f"calibrating {endpoint.describe()} ...")
+        measured = asyncio.run(measure(endpoint, plan, bucket=bucket, say=say))
         endpoint_text = endpoint.describe() if kind != "embedded" else "embedded moto server"
-    name = out.stem
-    text = profile_text(measured, name=name, endpoint_text=endpoint_text, quick=args.quick)
+    text = profile_text(measured, name=out.stem, endpoint_text=endpoint_text, quick=quick)
     parse_profile(text, path=out)  # what is written must load
     try:
         with out.open("x", encoding="utf-8") as handle:
@@ -543,7 +559,6 @@ def run_calibrate_command(args: argparse.Namespace) -> int:
         raise StagebenchError(f"{out} exists and is never overwritten; give --out") from exc
     except OSError as exc:
         raise StagebenchError(f"cannot write {out}: {exc.strerror}; choose --out") from exc
-    run_dir = results_io.new_run_dir(args.results, "calibrate")
+    run_dir = results_io.new_run_dir(results_root, "calibrate")
     results_io.write_csv(run_dir / "measurements.csv", measurements_table(measured))
-    print(f"profile: {out} ({measured.seconds:.0f} s); measurements: {run_dir}")
-    return 0
+    return Calibration(out, run_dir, measured.seconds)

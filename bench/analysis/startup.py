@@ -1,4 +1,4 @@
-"""``stagebench startup SCENARIO``: startup per input mode against the number of files.
+"""Startup per input mode against the number of files.
 
 The question it answers: "how much does splitting the same data into more files cost before
 training starts?" The model draws a line per mode from 10 to 10,000,000 files, at the
@@ -14,19 +14,20 @@ endpoint's profile (``embedded`` for the embedded server). Writes ``startup.csv`
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
-import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench import results as results_io
+from bench.analysis.inputs import endpoint_kind
 from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
+from bench.run import results as results_io
 
 MODEL_FILES = tuple(int(n) for n in np.unique(np.round(np.logspace(1, 7, 13)).astype(np.int64)))
 LIVE_FILES = (10, 100, 1_000, 10_000)
@@ -54,7 +55,7 @@ def model_sweep(
     file_bytes: int | None,
 ) -> list[dict[str, Any]]:
     """Model startup per mode at each file count (``startup_only``: no epochs)."""
-    from bench.analysis.validate import model_arguments, scenario_storage
+    from bench.analysis.inputs import model_arguments, scenario_storage
     from bench.core.model import model_job
 
     rows = []
@@ -190,39 +191,43 @@ def plot_startup(table: Any, path_stem: Path, *, title: str) -> list[Path]:
     return written
 
 
-def format_startup(table: Any) -> str:
-    grid = table.pivot_table(index="files", columns=["mode", "source"], values="startup_s")
-    grid.columns = [f"{mode} {source}" for mode, source in grid.columns]
-    return grid.to_string(float_format=lambda v: f"{v:.3g}", na_rep="-")
+@dataclass(frozen=True)
+class StartupSweep:
+    """A startup sweep's table (mode, files, source, startup_s …), its title and where it went."""
+
+    table: Any
+    title: str
+    run_dir: Path
+    written: list[Path]
 
 
-def run_startup_command(args: argparse.Namespace) -> int:
+def startup_sweep(
+    scenario: Scenario,
+    profile: Any,
+    *,
+    fixed_file_size: bool,
+    live: bool,
+    max_files: int | None,
+    results_root: Path,
+    say: Callable[[str], None],
+) -> StartupSweep:
+    """The model's startup against file count (and live points unless ``live`` is false), written
+    to a fresh ``<results_root>/<scenario>-startup-<stamp>/``."""
     import pandas as pd
 
-    from bench.analysis.validate import default_profile
-    from bench.cli.skew import dataset_sizes
-    from bench.config.profile import load_profile
-    from bench.config.scenario import load_scenario
+    from bench.run.dataset import dataset_sizes
 
-    overrides = {"storage.endpoint": args.endpoint} if args.endpoint else None
-    scenario = load_scenario(args.scenario, overrides=overrides)
-    spec = scenario.storage.endpoint
-    kind = spec if spec in ("embedded", "aws") else "url"
-    profile = load_profile(args.profile_file or default_profile(kind))
-    max_files = LIVE_FILES[-1] if args.max_files is None else args.max_files
+    kind = endpoint_kind(scenario.storage.endpoint)
+    max_files = LIVE_FILES[-1] if max_files is None else max_files
     if max_files < 1:
         raise StagebenchError(f"--max-files {max_files}: must be >= 1, e.g. --max-files 1000")
     sizes = dataset_sizes(scenario)
     total_bytes = int(sizes.sum())
-    file_bytes = int(np.median(sizes)) if args.fixed_file_size else None
+    file_bytes = int(np.median(sizes)) if fixed_file_size else None
     if file_bytes is None:
         fixed = f"total {total_bytes / 1e6:.1f} MB split evenly"
     else:
         fixed = f"{file_bytes:,} bytes per file"
-
-    def say(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
     rows = model_sweep(
         scenario,
         profile,
@@ -230,8 +235,8 @@ def run_startup_command(args: argparse.Namespace) -> int:
         total_bytes=None if file_bytes else total_bytes,
         file_bytes=file_bytes,
     )
-    run_dir = results_io.new_run_dir(args.results, f"{scenario.name}-startup")
-    if not args.no_live:
+    run_dir = results_io.new_run_dir(results_root, f"{scenario.name}-startup")
+    if live:
         counts = tuple(n for n in LIVE_FILES if n <= max_files)
         if max_files not in counts and max_files < LIVE_FILES[-1] * 10:
             counts = (*counts, max_files)
@@ -268,7 +273,4 @@ def run_startup_command(args: argparse.Namespace) -> int:
             "file_bytes": file_bytes,
         },
     )
-    print(f"{title}; startup_s of the slowest host:")
-    print(format_startup(table))
-    print(f"results: {run_dir} ({', '.join(p.name for p in [run_dir / 'startup.csv', *written])})")
-    return 0
+    return StartupSweep(table, title, run_dir, written)

@@ -1,4 +1,4 @@
-"""``stagebench validate SCENARIO``: the live data paths and the model on the same scenario.
+"""Validation: the live data paths and the model on the same scenario.
 
 The scenario runs live (``bench.run.runner.run_scenario``), then the model runs on the same sizes,
 sharding, data-path settings and training with the endpoint's calibrated profile, and the error
@@ -18,22 +18,21 @@ measurements are the medians over the runs; ``live_min`` and ``live_max`` show t
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
 import math
 import os
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from bench import results as results_io
+from bench.analysis.inputs import model_arguments, scenario_storage
 from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
+from bench.run import results as results_io
 
 TARGET_ERROR = 0.15
 METRICS = ("startup_s", "epoch_s", "end_s")
@@ -55,59 +54,6 @@ CSV_COLUMNS = (
 )
 
 
-def default_profile(endpoint_kind: str) -> str:
-    """The profile that describes an endpoint unless the user gives one."""
-    if endpoint_kind == "embedded":
-        return "embedded"
-    if endpoint_kind == "aws":
-        return "aws-s3-standard"
-    raise StagebenchError(
-        "no calibrated profile for this endpoint: run 'stagebench calibrate --endpoint URL' "
-        "and pass the file with --profile-file"
-    )
-
-
-def model_arguments(scenario: Scenario, sizes: np.ndarray) -> dict[str, Any]:
-    """The model's view of a scenario: everything but the storage."""
-    from bench.core.model import PathParams, Training
-
-    ff, training = scenario.fastfile, scenario.training
-    return {
-        "sizes": np.asarray(sizes, dtype=np.int64),
-        "hosts": scenario.cluster.hosts,
-        "distribution": scenario.distribution.type,
-        "assignment": scenario.distribution.assignment,
-        "params": PathParams(
-            concurrency=scenario.cluster.concurrency,
-            prefetch=scenario.pipe.prefetch,
-            chunk_bytes=scenario.pipe.chunk_size,
-            part_size=ff.part_size,
-            read_ahead=ff.read_ahead,
-            access=ff.access,
-            record_size=ff.record_size,
-            reads_per_file=ff.reads_per_file,
-            verify_etag=scenario.storage.verify_etag,
-        ),
-        "training": Training(
-            epochs=training.epochs,
-            compute_bps=training.compute_bps,
-            step_bytes=training.step_bytes,
-            barrier=training.barrier,
-            shuffle_seed=training.shuffle_seed,
-        ),
-        "modes": scenario.modes,
-    }
-
-
-def scenario_storage(profile: Any, scenario: Scenario, *, keys_in_bucket: int) -> Any:
-    """The profile resolved for this scenario's hosts (NIC cap, emulated latency)."""
-    return profile.storage(
-        keys_in_bucket=keys_in_bucket,
-        nic_bps=scenario.cluster.nic_bandwidth_bps,
-        extra_latency_s=scenario.cluster.first_byte_latency_s,
-    )
-
-
 @dataclasses.dataclass(frozen=True)
 class Pinned:
     list_page_s: float
@@ -122,11 +68,11 @@ async def pin_endpoint(
     """LIST cost of the prefix (alone and with every host at once), then the GET/s of
     ``PIN_CONCURRENCY`` connections over the scenario's smallest objects and the bytes/s over
     its largest, ``PIN_SECONDS`` each."""
-    from bench.analysis.calibrate import _sweep_level, list_parallel
+    from bench.analysis.calibrate import list_parallel, sweep_level
 
     page_s, parallel = await list_parallel(endpoint, bucket, prefix, hosts)
-    rate, _ = await _sweep_level(endpoint, bucket, small, PIN_CONCURRENCY, PIN_SECONDS)
-    _, bandwidth = await _sweep_level(endpoint, bucket, large, PIN_CONCURRENCY, PIN_SECONDS)
+    rate, _ = await sweep_level(endpoint, bucket, small, PIN_CONCURRENCY, PIN_SECONDS)
+    _, bandwidth = await sweep_level(endpoint, bucket, large, PIN_CONCURRENCY, PIN_SECONDS)
     return Pinned(page_s, parallel, rate, bandwidth)
 
 
@@ -281,33 +227,40 @@ def _reason(mode: str, metric: str, error: float) -> str:
     )
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "modes", None):
-        overrides["modes.run"] = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if getattr(args, "endpoint", None):
-        overrides["storage.endpoint"] = args.endpoint
-    return overrides
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """The error table of a validation and what explains it."""
+
+    table: Any
+    pinned: Pinned
+    profile: Any
+    results: list[Any]
+    model_s: float
+
+    @property
+    def median_error(self) -> float:
+        """Median |error| of startup_s and epoch_s, the figure held to ``TARGET_ERROR``."""
+        core = self.table[self.table["metric"].isin(["startup_s", "epoch_s"])]
+        return float(np.nanmedian(np.abs(core["error"].to_numpy(dtype=float))))
 
 
-def run_validate_command(args: argparse.Namespace) -> int:
-    from bench.config.profile import load_profile
-    from bench.config.scenario import load_scenario
+def validate_scenario(
+    scenario: Scenario,
+    profile: Any,
+    *,
+    repeat: int,
+    results_root: Any,
+    aws_profile: str | None,
+    say: Callable[[str], None],
+) -> Validation:
+    """Run the scenario live ``repeat`` times, each pinned before, then the model on the same
+    dataset; write ``validate.csv`` into the last run's folder."""
     from bench.core.model import model_job
     from bench.run.runner import prepare_dataset, run_scenario
     from bench.s3.endpoint import open_endpoint
 
-    scenario = load_scenario(args.scenario, overrides=_overrides(args))
     spec = scenario.storage.endpoint
-    kind = spec if spec in ("embedded", "aws") else "url"
-    profile = load_profile(args.profile_file or default_profile(kind))
-
-    def say(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    with open_endpoint(
-        spec, region=scenario.storage.region, profile=getattr(args, "profile", None)
-    ) as endpoint:
+    with open_endpoint(spec, region=scenario.storage.region, profile=aws_profile) as endpoint:
         say(f"endpoint: {endpoint.describe()}; profile: {profile.name}")
         dataset, _ = prepare_dataset(endpoint, scenario, progress=False)
         by_size = np.argsort(dataset.sizes, kind="stable")
@@ -318,7 +271,7 @@ def run_validate_command(args: argparse.Namespace) -> int:
         first_page_s = profile.list_page_s(dataset.objects) - (
             max(0, 1000 - dataset.objects) * profile.list_key_s
         )
-        for repeat in range(args.repeat):
+        for run_number in range(repeat):
             pin = asyncio.run(
                 pin_endpoint(
                     endpoint,
@@ -331,7 +284,7 @@ def run_validate_command(args: argparse.Namespace) -> int:
             )
             pins.append(pin)
             say(
-                f"run {repeat + 1}/{args.repeat}, pinned before it: LIST page "
+                f"run {run_number + 1}/{repeat}, pinned before it: LIST page "
                 f"{pin.list_page_s:.3f} s (profile, its {min(dataset.objects, 1000)} keys in a "
                 f"bucket of {dataset.objects}: {first_page_s:.3f} s), "
                 f"{pin.list_parallel:.1f} pages at once with {scenario.cluster.hosts} hosts, "
@@ -343,9 +296,9 @@ def run_validate_command(args: argparse.Namespace) -> int:
             with _embedded_credentials() if embedded else contextlib.nullcontext():
                 result = run_scenario(
                     scenario,
-                    results_root=args.results,
+                    results_root=results_root,
                     endpoint_spec=endpoint.url if endpoint.kind != "aws" else "aws",
-                    profile=getattr(args, "profile", None),
+                    profile=aws_profile,
                     progress=False,
                     say=say,
                 )
@@ -381,25 +334,5 @@ def run_validate_command(args: argparse.Namespace) -> int:
     model_s = time.perf_counter() - started
     runs = [(r.hosts, r.summary["modes"]) for r in results]
     table = error_table(scenario.name, runs, model_pinned, model_profiled)
-    run_dir = results[-1].run_dir
-    results_io.write_csv(run_dir / "validate.csv", table)
-    median_of = f"medians of {len(results)} runs" if len(results) > 1 else "one run"
-    print(
-        f"{scenario.name}: live ({median_of}) vs model ({profile.name}; model {model_s:.2f} s), "
-        "error = (model - live) / live"
-    )
-    print(format_errors(table))
-    core = table[table["metric"].isin(["startup_s", "epoch_s"])]
-    median_error = float(np.nanmedian(np.abs(core["error"].to_numpy(dtype=float))))
-    verdict = "within" if median_error <= TARGET_ERROR else "OUTSIDE"
-    print(
-        f"median |error| of startup_s and epoch_s: {median_error * 100:.1f}% "
-        f"({verdict} the {TARGET_ERROR * 100:.0f}% target)"
-    )
-    live_modes = results[-1].summary["modes"]
-    for line in explain(table, pinned=pinned, profile=profile, live_modes=live_modes):
-        print(f"  {line}")
-    for result in results[:-1]:
-        print(f"run:     {result.run_dir}")
-    print(f"results: {run_dir} (validate.csv)")
-    return 0
+    results_io.write_csv(results[-1].run_dir / "validate.csv", table)
+    return Validation(table, pinned, profile, results, model_s)

@@ -32,6 +32,21 @@ def register(commands: Any) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from bench.analysis.calibrate import run_calibrate_command
+    import os
 
-    return run_calibrate_command(args)
+    from bench.analysis.calibrate import calibrate_endpoint
+
+    calibration = calibrate_endpoint(
+        args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "embedded",
+        out=args.out,
+        bucket=args.bucket,
+        quick=args.quick,
+        aws_profile=args.profile,
+        results_root=args.results,
+        say=lambda text: print(text, flush=True),
+    )
+    print(
+        f"profile: {calibration.profile_path} ({calibration.seconds:.0f} s); "
+        f"measurements: {calibration.run_dir}"
+    )
+    return 0

@@ -9,17 +9,16 @@ prints one row per sharding strategy, and writes the table and a bytes-per-host 
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench import results as results_io
 from bench.cli.common import add_common
-from bench.config.scenario import Scenario, load_scenario
+from bench.config.scenario import load_scenario
 from bench.core.sharding import SHARDED_BY_S3_KEY_ASSUMPTION
 from bench.errors import StagebenchError
+from bench.run import results as results_io
 from bench.units import parse_rate
 
 _SHOWN = {
@@ -52,21 +51,6 @@ def register(commands: Any) -> None:
     skew.set_defaults(func=run_skew_command)
 
 
-def dataset_sizes(scenario: Scenario, *, profile: str | None = None) -> np.ndarray:
-    """Object sizes in key order, from wherever the scenario's dataset lives."""
-    if scenario.dataset.source != "s3":
-        from bench.run.dataset import build_dataset
-
-        return build_dataset(scenario.dataset).sizes
-    from bench.run.runner import _list_existing
-    from bench.s3.endpoint import open_endpoint
-
-    with open_endpoint(
-        scenario.storage.endpoint, region=scenario.storage.region, profile=profile
-    ) as endpoint:
-        return asyncio.run(_list_existing(endpoint, scenario)).sizes
-
-
 def format_skew_table(table: Any) -> str:
     view = table.copy()
     view["max_bytes"] = view["max_bytes"] / 1e6
@@ -78,6 +62,7 @@ def format_skew_table(table: Any) -> str:
 
 def run_skew_command(args: argparse.Namespace) -> int:
     from bench.analysis.skew import plot_bytes_per_host, plot_sweep, skew_sweep, skew_table
+    from bench.run.dataset import dataset_sizes
 
     overrides = {"cluster.hosts": args.hosts} if args.hosts else None
     scenario = load_scenario(args.scenario, overrides=overrides)

@@ -30,7 +30,36 @@ def register(commands: Any) -> None:
     startup.set_defaults(func=cmd_startup)
 
 
-def cmd_startup(args: argparse.Namespace) -> int:
-    from bench.analysis.startup import run_startup_command
+def format_startup(table: Any) -> str:
+    grid = table.pivot_table(index="files", columns=["mode", "source"], values="startup_s")
+    grid.columns = [f"{mode} {source}" for mode, source in grid.columns]
+    return grid.to_string(float_format=lambda v: f"{v:.3g}", na_rep="-")
 
-    return run_startup_command(args)
+
+def cmd_startup(args: argparse.Namespace) -> int:
+    import sys
+
+    from bench.analysis.inputs import default_profile, endpoint_kind
+    from bench.analysis.startup import startup_sweep
+    from bench.config.profile import load_profile
+    from bench.config.scenario import load_scenario
+
+    overrides = {"storage.endpoint": args.endpoint} if args.endpoint else None
+    scenario = load_scenario(args.scenario, overrides=overrides)
+    profile = load_profile(
+        args.profile_file or default_profile(endpoint_kind(scenario.storage.endpoint))
+    )
+    sweep = startup_sweep(
+        scenario,
+        profile,
+        fixed_file_size=args.fixed_file_size,
+        live=not args.no_live,
+        max_files=args.max_files,
+        results_root=args.results,
+        say=lambda text: print(text, file=sys.stderr, flush=True),
+    )
+    print(f"{sweep.title}; startup_s of the slowest host:")
+    print(format_startup(sweep.table))
+    names = ", ".join(p.name for p in [sweep.run_dir / "startup.csv", *sweep.written])
+    print(f"results: {sweep.run_dir} ({names})")
+    return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common, positive_int
+from bench.cli.common import add_common, positive_int, scenario_overrides
 
 
 def register(commands: Any) -> None:
@@ -34,6 +34,44 @@ def register(commands: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from bench.analysis.validate import run_validate_command
+    import sys
 
-    return run_validate_command(args)
+    from bench.analysis.inputs import default_profile, endpoint_kind
+    from bench.analysis.validate import TARGET_ERROR, explain, format_errors, validate_scenario
+    from bench.config.profile import load_profile
+    from bench.config.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
+    profile = load_profile(
+        args.profile_file or default_profile(endpoint_kind(scenario.storage.endpoint))
+    )
+    validation = validate_scenario(
+        scenario,
+        profile,
+        repeat=args.repeat,
+        results_root=args.results,
+        aws_profile=getattr(args, "profile", None),
+        say=lambda text: print(text, file=sys.stderr, flush=True),
+    )
+    results, table = validation.results, validation.table
+    run_dir = results[-1].run_dir
+    median_of = f"medians of {len(results)} runs" if len(results) > 1 else "one run"
+    print(
+        f"{scenario.name}: live ({median_of}) vs model ({profile.name}; "
+        f"model {validation.model_s:.2f} s), error = (model - live) / live"
+    )
+    print(format_errors(table))
+    median_error = validation.median_error
+    verdict = "within" if median_error <= TARGET_ERROR else "OUTSIDE"
+    print(
+        f"median |error| of startup_s and epoch_s: {median_error * 100:.1f}% "
+        f"({verdict} the {TARGET_ERROR * 100:.0f}% target)"
+    )
+    live_modes = results[-1].summary["modes"]
+    pinned = validation.pinned
+    for line in explain(table, pinned=pinned, profile=profile, live_modes=live_modes):
+        print(f"  {line}")
+    for result in results[:-1]:
+        print(f"run:     {result.run_dir}")
+    print(f"results: {run_dir} (validate.csv)")
+    return 0

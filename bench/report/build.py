@@ -227,7 +227,7 @@ def _model(facts: Facts, profile_name: str) -> None:
         facts.profile_note = f"the model could not replay this run: {exc}"
         return
     facts.what_ifs, facts.what_if_notes = table, notes
-    from bench import results as results_io
+    from bench.run import results as results_io
 
     path = facts.run.run_dir / "whatifs.csv"
     results_io.write_csv(path, table)

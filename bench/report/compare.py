@@ -140,7 +140,7 @@ def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from bench import results as results_io
+    from bench.run import results as results_io
 
     summary_a, summary_b = results_io.read_summary(run_a), results_io.read_summary(run_b)
     hosts_a, hosts_b = _hosts(run_a), _hosts(run_b)
@@ -202,7 +202,7 @@ def format_comparison(table: pd.DataFrame, run_a: Path, run_b: Path) -> str:
 
 def differences(run_a: Path, run_b: Path) -> list[str]:
     """What differs between the two runs' setups: scenario keys and endpoint, one line each."""
-    from bench import results as results_io
+    from bench.run import results as results_io
 
     summary_a, summary_b = results_io.read_summary(run_a), results_io.read_summary(run_b)
     flat_a = _flatten(summary_a.get("scenario", {}).get("config") or {})

@@ -90,7 +90,7 @@ class RunData:
 
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder, refusing one whose summary schema this version does not understand."""
-    from bench import results as results_io
+    from bench.run import results as results_io
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

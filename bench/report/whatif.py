@@ -183,7 +183,7 @@ def _faster_instance(instances: dict[str, Instance], current: Instance | None) -
 
 def model_variant(variant: Variant, context: ModelContext) -> dict[str, ModeFigures]:
     """Every mode of the scenario for one variant, as the model predicts it."""
-    from bench.analysis.validate import model_arguments
+    from bench.analysis.inputs import model_arguments
     from bench.config.profile import gp2_throughput_bps
     from bench.core.model import model_job
 

@@ -6,15 +6,20 @@ or an existing ``s3://bucket/prefix`` read as it is (never written to).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.config.scenario import DatasetConfig
-from bench.errors import ScenarioError
+if TYPE_CHECKING:
+    from bench.s3.client import Endpoint
+
+from bench.config.scenario import DatasetConfig, Scenario
+from bench.errors import ScenarioError, StagebenchError
 
 
 @dataclass(frozen=True)
@@ -126,3 +131,31 @@ def dataset_from_listing(config: DatasetConfig, keys: list[str], sizes: list[int
         seed=config.seed,
         owned=False,
     )
+
+
+async def list_existing(endpoint: Endpoint, scenario: Scenario) -> Dataset:
+    """The dataset as it stands under the scenario's ``s3://`` prefix, read, never written."""
+    from bench.s3.client import async_client, client_config, translate_error
+    from bench.s3.listing import list_prefix
+
+    ds = scenario.dataset
+    async with async_client(endpoint, client_config()) as client:
+        try:
+            listing = await list_prefix(client, ds.bucket, ds.prefix)
+        except Exception as exc:
+            raise translate_error(exc, endpoint=endpoint, bucket=ds.bucket) from exc
+    if not listing.keys:
+        raise StagebenchError(f"s3://{ds.bucket}/{ds.prefix} holds no objects; check dataset.uri")
+    return dataset_from_listing(ds, listing.keys, listing.sizes)
+
+
+def dataset_sizes(scenario: Scenario, *, profile: str | None = None) -> np.ndarray:
+    """Object sizes in key order, from wherever the scenario's dataset lives."""
+    if scenario.dataset.source != "s3":
+        return build_dataset(scenario.dataset).sizes
+    from bench.s3.endpoint import open_endpoint
+
+    with open_endpoint(
+        scenario.storage.endpoint, region=scenario.storage.region, profile=profile
+    ) as endpoint:
+        return asyncio.run(list_existing(endpoint, scenario)).sizes

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from bench import results as results_io
 from bench.config.scenario import Scenario
 from bench.errors import ObjectError, StagebenchError
 from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
-from bench.run.dataset import Dataset, build_dataset, dataset_from_listing
-from bench.s3.client import Endpoint, async_client, client_config, translate_error
+from bench.run import results as results_io
+from bench.run.dataset import Dataset, build_dataset, list_existing
+from bench.s3.client import Endpoint
 from bench.s3.endpoint import open_endpoint
 
 ASSUMPTION_NOTE = (
@@ -66,20 +66,6 @@ def shard_plans(dataset: Dataset, hosts: int, distribution: str, assignment: str
     ]
 
 
-async def _list_existing(endpoint: Endpoint, scenario: Scenario) -> Dataset:
-    from bench.s3.listing import list_prefix
-
-    ds = scenario.dataset
-    async with async_client(endpoint, client_config()) as client:
-        try:
-            listing = await list_prefix(client, ds.bucket, ds.prefix)
-        except Exception as exc:
-            raise translate_error(exc, endpoint=endpoint, bucket=ds.bucket) from exc
-    if not listing.keys:
-        raise StagebenchError(f"s3://{ds.bucket}/{ds.prefix} holds no objects; check dataset.uri")
-    return dataset_from_listing(ds, listing.keys, listing.sizes)
-
-
 def prepare_dataset(
     endpoint: Endpoint,
     scenario: Scenario,
@@ -94,7 +80,7 @@ def prepare_dataset(
     pass ``CONFIRM_ABOVE_USD``.
     """
     if scenario.dataset.source == "s3":
-        dataset, extra = asyncio.run(_list_existing(endpoint, scenario)), {"populate": "read as is"}
+        dataset, extra = asyncio.run(list_existing(endpoint, scenario)), {"populate": "read as is"}
     else:
         dataset, extra = build_dataset(scenario.dataset), {}
     if check is not None:
