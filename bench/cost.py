@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.vocabulary import LIST_PAGE_KEYS
+
 GET_PER_1000 = 0.0004
 PUT_PER_1000 = 0.005
 LIST_PER_1000 = 0.005
@@ -67,5 +69,5 @@ def estimate_run(
             gets += host_objects * repeat
         get_bytes += host_bytes * repeat
         if mode == "fastfile":
-            lists += len(objects_per_host) * max(1, -(-listed_keys // 1000))
+            lists += len(objects_per_host) * max(1, -(-listed_keys // LIST_PAGE_KEYS))
     return RunEstimate(populate_objects, populate_bytes, gets, get_bytes, lists)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 _UNITS = {
     "": 1,
@@ -59,3 +61,47 @@ def format_bytes(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     return f"{count:.1f} TiB"
+
+
+# Byte units, decimal as S3 and EC2 bill them, binary as file systems and instances size them.
+MB = 1000**2
+GB = 1000**3
+MIB = 1024**2
+GIB = 1024**3
+
+SIGNIFICANT_FIGURES = 3
+NOT_A_NUMBER = "—"  # what a table shows where there is no figure (no compute: no AU)
+
+
+def format_number(value: object) -> str:
+    """A table cell: whole numbers with thousands separators, others to three significant figures
+    without exponents; "—" for a missing or non-finite figure, "<0.001" for a tiny one."""
+    import numbers
+
+    if value is None:
+        return NOT_A_NUMBER
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if not isinstance(value, numbers.Real):
+        return str(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return NOT_A_NUMBER
+    if number == 0:
+        return "0"
+    if abs(number) >= 10**SIGNIFICANT_FIGURES:
+        return f"{number:,.0f}"
+    if abs(number) < 0.001:
+        return "<0.001" if number > 0 else ">-0.001"
+    import numpy as np
+
+    return np.format_float_positional(
+        number, precision=SIGNIFICANT_FIGURES, fractional=False, trim="-"
+    )
+
+
+def format_frame(frame: Any) -> Any:
+    """Every cell of a pandas DataFrame as text via ``format_number``."""
+    return frame.apply(lambda column: column.map(format_number)).astype(str)

@@ -41,8 +41,9 @@ import numpy as np
 from bench.analysis.inputs import endpoint_kind
 from bench.errors import StagebenchError
 from bench.run import results as results_io
+from bench.units import MIB
+from bench.vocabulary import LIST_PAGE_KEYS
 
-MIB = 1024 * 1024
 CALIBRATE_BUCKET = "stagebench-calibrate"
 SWEEP_CONCURRENCY = (1, 4, 16, 64)
 LIST_CLIENTS = 4
@@ -227,7 +228,7 @@ async def _burst(
 
 
 async def _list_page_s(
-    client: Any, bucket: str, prefix: str, pages: int, *, keys: int = 1000
+    client: Any, bucket: str, prefix: str, pages: int, *, keys: int = LIST_PAGE_KEYS
 ) -> float:
     """Median time of the first page of ``keys`` keys of ``prefix`` over ``pages`` tries."""
     times = []
@@ -335,7 +336,7 @@ async def list_parallel(
 
         async def page(client: Any) -> float:
             started = time.perf_counter()
-            await client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+            await client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=LIST_PAGE_KEYS)
             return time.perf_counter() - started
 
         alone = float(np.median([await page(opened[0]) for _ in range(tries)]))
@@ -367,8 +368,8 @@ def list_key_s(m: Measurements) -> float:
     if not m.list_points or m.list_short_page_s <= 0:
         return 0.0
     full = m.list_points[-1][1]
-    saved = (full - m.list_short_page_s) / (1000 - SHORT_PAGE_KEYS)
-    return float(min(max(saved, 0.0), full / 1000))
+    saved = (full - m.list_short_page_s) / (LIST_PAGE_KEYS - SHORT_PAGE_KEYS)
+    return float(min(max(saved, 0.0), full / LIST_PAGE_KEYS))
 
 
 def profile_text(m: Measurements, *, name: str, endpoint_text: str, quick: bool) -> str:

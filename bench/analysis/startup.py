@@ -28,10 +28,10 @@ from bench.analysis.inputs import endpoint_kind
 from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
 from bench.run import results as results_io
+from bench.vocabulary import MODE_COLOURS
 
 MODEL_FILES = tuple(int(n) for n in np.unique(np.round(np.logspace(1, 7, 13)).astype(np.int64)))
 LIVE_FILES = (10, 100, 1_000, 10_000)
-MODE_COLOURS = {"file": "tab:blue", "pipe": "tab:orange", "fastfile": "tab:green"}
 
 
 def equal_sizes(files: int, *, total_bytes: int | None, file_bytes: int | None) -> np.ndarray:

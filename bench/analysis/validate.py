@@ -33,6 +33,7 @@ from bench.analysis.inputs import model_arguments, scenario_storage
 from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
 from bench.run import results as results_io
+from bench.vocabulary import LIST_PAGE_KEYS
 
 TARGET_ERROR = 0.15
 METRICS = ("startup_s", "epoch_s", "end_s")
@@ -151,15 +152,6 @@ def _host_median(result: Any, metric: str) -> float:
     return float(np.median(getattr(result, metric)))
 
 
-def format_errors(table: Any) -> str:
-    view = table.drop(columns=["scenario"]).copy()
-    if (view["live_min"] == view["live_max"]).all():
-        view = view.drop(columns=["live_min", "live_max"])
-    for column in ("error", "error_profile"):
-        view[column] = view[column].map(lambda v: f"{v * 100:+.1f}%" if math.isfinite(v) else "-")
-    return view.to_string(index=False, float_format=lambda v: f"{v:.3f}")
-
-
 def explain(
     table: Any, *, pinned: Pinned | None, profile: Any, live_modes: dict[str, Any]
 ) -> list[str]:
@@ -269,7 +261,7 @@ def validate_scenario(
         pins: list[Pinned] = []
         results = []
         first_page_s = profile.list_page_s(dataset.objects) - (
-            max(0, 1000 - dataset.objects) * profile.list_key_s
+            max(0, LIST_PAGE_KEYS - dataset.objects) * profile.list_key_s
         )
         for run_number in range(repeat):
             pin = asyncio.run(
@@ -283,9 +275,10 @@ def validate_scenario(
                 )
             )
             pins.append(pin)
+            first_page_keys = min(dataset.objects, LIST_PAGE_KEYS)
             say(
                 f"run {run_number + 1}/{repeat}, pinned before it: LIST page "
-                f"{pin.list_page_s:.3f} s (profile, its {min(dataset.objects, 1000)} keys in a "
+                f"{pin.list_page_s:.3f} s (profile, its {first_page_keys} keys in a "
                 f"bucket of {dataset.objects}: {first_page_s:.3f} s), "
                 f"{pin.list_parallel:.1f} pages at once with {scenario.cluster.hosts} hosts, "
                 f"{pin.get_per_s:.0f} small GET/s and "
@@ -314,7 +307,7 @@ def validate_scenario(
     profiled_storage = scenario_storage(profile, scenario, keys_in_bucket=dataset.objects)
     # The pinned page is the prefix's first page, short when it has fewer than 1,000 keys:
     # the model prices a page of k keys as a full page less what the missing keys save.
-    short_by = max(0, 1000 - dataset.objects)
+    short_by = max(0, LIST_PAGE_KEYS - dataset.objects)
     pinned_storage = dataclasses.replace(
         profiled_storage,
         list_page_s=pinned.list_page_s + short_by * profiled_storage.list_key_s,

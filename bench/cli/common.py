@@ -34,15 +34,11 @@ def scenario_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def format_table(frame: Any) -> str:
-    """The one terminal table: right-aligned columns, numbers to three decimals."""
-    import pandas as pd
+    """The one terminal table: right-aligned columns, numbers as ``units.format_number`` writes
+    them (three significant figures), the same as in the report."""
+    from bench.units import format_frame
 
-    assert isinstance(frame, pd.DataFrame)
-    return frame.to_string(
-        index=False,
-        float_format=lambda v: f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}",
-        na_rep="-",
-    )
+    return format_frame(frame).to_string(index=False)
 
 
 def positive_int(text: str) -> int:

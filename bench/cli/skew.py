@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.cli.common import add_common
+from bench.cli.common import add_common, format_table
 from bench.config.scenario import load_scenario
 from bench.core.sharding import SHARDED_BY_S3_KEY_ASSUMPTION
 from bench.errors import StagebenchError
@@ -55,9 +55,7 @@ def format_skew_table(table: Any) -> str:
     view = table.copy()
     view["max_bytes"] = view["max_bytes"] / 1e6
     view = view[list(_SHOWN)].rename(columns=_SHOWN)
-    return view.to_string(
-        index=False, float_format=lambda v: f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"
-    )
+    return format_table(view)
 
 
 def run_skew_command(args: argparse.Namespace) -> int:
@@ -116,4 +114,5 @@ def format_sweep(sweep: Any) -> str:
     sharded = sweep[sweep["strategy"] == "sharded-by-s3-key"]
     grid = sharded.pivot_table(index="skew", columns="hosts", values="imbalance_ratio")
     title = "sharded-by-s3-key max/mean bytes (rows: skew, columns: hosts)"
-    return title + "\n" + grid.to_string(float_format=lambda v: f"{v:.2f}")
+    grid.columns = [f"{hosts} hosts" for hosts in grid.columns]
+    return title + "\n" + format_table(grid.reset_index())

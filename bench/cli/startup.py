@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common
+from bench.cli.common import add_common, format_table
 
 
 def register(commands: Any) -> None:
@@ -33,7 +33,7 @@ def register(commands: Any) -> None:
 def format_startup(table: Any) -> str:
     grid = table.pivot_table(index="files", columns=["mode", "source"], values="startup_s")
     grid.columns = [f"{mode} {source}" for mode, source in grid.columns]
-    return grid.to_string(float_format=lambda v: f"{v:.3g}", na_rep="-")
+    return format_table(grid.reset_index())
 
 
 def cmd_startup(args: argparse.Namespace) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common, positive_int, scenario_overrides
+from bench.cli.common import add_common, format_table, positive_int, scenario_overrides
 
 
 def register(commands: Any) -> None:
@@ -33,11 +34,20 @@ def register(commands: Any) -> None:
     validate.set_defaults(func=cmd_validate)
 
 
+def format_errors(table: Any) -> str:
+    view = table.drop(columns=["scenario"]).copy()
+    if (view["live_min"] == view["live_max"]).all():
+        view = view.drop(columns=["live_min", "live_max"])
+    for column in ("error", "error_profile"):
+        view[column] = view[column].map(lambda v: f"{v * 100:+.1f}%" if math.isfinite(v) else "-")
+    return format_table(view)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     import sys
 
     from bench.analysis.inputs import default_profile, endpoint_kind
-    from bench.analysis.validate import TARGET_ERROR, explain, format_errors, validate_scenario
+    from bench.analysis.validate import TARGET_ERROR, explain, validate_scenario
     from bench.config.profile import load_profile
     from bench.config.scenario import load_scenario
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from bench.core.model import Storage
 from bench.errors import ScenarioError
+from bench.units import MIB
 
 PROFILE_VERSION = 1
 VOLUME_KINDS = ("gp2", "nvme", "none")
 
-MIB = 1024 * 1024
 
 # section -> key -> (minimum, required). Values are numbers unless listed in _TEXT.
 _SCHEMA: dict[str, dict[str, tuple[float, bool]]] = {

@@ -15,10 +15,8 @@ from typing import Any
 
 from bench.errors import ScenarioError
 from bench.units import parse_rate, parse_size
+from bench.vocabulary import ASSIGNMENTS, DISTRIBUTIONS, MODES
 
-MODES = ("file", "pipe", "fastfile")
-DISTRIBUTIONS = ("ShardedByS3Key", "FullyReplicated")
-ASSIGNMENTS = ("round-robin", "contiguous")
 CHECKSUM_SETTINGS = ("when_required", "when_supported")
 ACCESS_PATTERNS = ("sequential", "random")
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.vocabulary import ASSIGNMENTS, STRATEGIES
+
 SHARDED_BY_S3_KEY_ASSUMPTION = (
     "ShardedByS3Key is modelled as: keys sorted lexicographically, object i goes to host "
     "i mod n (round-robin), so host counts differ by at most one. SageMaker documents only "
@@ -28,15 +30,7 @@ SHARDED_BY_S3_KEY_ASSUMPTION = (
     "(consecutive key ranges with the same counts) shows the other plausible rule."
 )
 
-STRATEGIES: tuple[str, ...] = (
-    "fully-replicated",
-    "sharded-by-s3-key",
-    "sharded-by-s3-key-contiguous",
-    "bytes-balanced",
-    "uniform",
-)
-
-SHARDED_BY_S3_KEY_VARIANTS: tuple[str, ...] = ("round-robin", "contiguous")
+SHARDED_BY_S3_KEY_VARIANTS = ASSIGNMENTS
 
 # bincount sums in float64, which is exact for every partial sum below 2**53 bytes (8 PiB).
 _EXACT_FLOAT_BYTES = 2**53

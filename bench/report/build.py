@@ -36,12 +36,12 @@ from bench.report.document import (
     Paragraph,
     Table,
     bullets,
-    format_frame,
     render_html,
     render_markdown,
 )
 from bench.report.rundata import RunData, load_run
-from bench.units import format_bytes
+from bench.units import format_bytes, format_frame
+from bench.vocabulary import Assignment, sharded_strategy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,11 +173,7 @@ def _largest_shard(run: RunData) -> tuple[int | None, int]:
     count = run.hosts_count
     if scenario is None or scenario.distribution.type == "FullyReplicated":
         return None, int(run.sizes.sum())
-    strategy = (
-        "sharded-by-s3-key"
-        if scenario.distribution.assignment == "round-robin"
-        else "sharded-by-s3-key-contiguous"
-    )
+    strategy = sharded_strategy(scenario.distribution.assignment)
     per_host, _ = sharding.loads(strategy, run.sizes, count)
     return int(per_host.argmax()), int(per_host.max())
 
@@ -483,10 +479,8 @@ def _skew_rows(facts: Facts) -> pd.DataFrame | None:
         hourly_price=facts.hourly_price,
     )
     scenario = facts.run.scenario
-    sharded = (
-        "sharded-by-s3-key-contiguous"
-        if scenario is not None and scenario.distribution.assignment == "contiguous"
-        else "sharded-by-s3-key"
+    sharded = sharded_strategy(
+        scenario.distribution.assignment if scenario is not None else Assignment.ROUND_ROBIN
     )
     keep = [sharded, "bytes-balanced", "uniform"]
     table = table[table["strategy"].isin(keep)].copy()

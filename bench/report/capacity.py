@@ -33,9 +33,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-GIB = 1024**3
-GB = 1000**3
-MODE_ORDER = ("file", "pipe", "fastfile")
+from bench.units import GB, GIB
+from bench.vocabulary import MODES
+
 MODE_NAMES = {"file": "File", "pipe": "Pipe", "fastfile": "FastFile"}
 
 GP2_MAX_GIB = 16 * 1024
@@ -193,7 +193,7 @@ class Recommendation:
 
 def recommend_mode(figures: DecisionFigures) -> Recommendation:
     """Apply the module's rules, in order, to measured or modelled figures."""
-    measured = {m: figures.modes[m] for m in MODE_ORDER if m in figures.modes}
+    measured = {m: figures.modes[m] for m in MODES if m in figures.modes}
     ruled_out: dict[str, str] = {}
     file = measured.get("file")
 
@@ -240,7 +240,7 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
         remaining.remove("file")
 
     if not remaining:
-        unmeasured = tuple(m for m in MODE_ORDER if m not in measured and m not in ruled_out)
+        unmeasured = tuple(m for m in MODES if m not in measured and m not in ruled_out)
         why = "no measured mode fits this job"
         if unmeasured:
             names = " and ".join(MODE_NAMES[m] for m in unmeasured)

@@ -69,38 +69,6 @@ class Document:
         self.blocks.extend(blocks)
 
 
-def format_number(value: object) -> str:
-    """Numbers as a reader wants them in a table: 3 significant figures, thousands separated."""
-    import math
-
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int) or (hasattr(value, "dtype") and str(value.dtype).startswith("int")):
-        return f"{int(value):,}"
-    if isinstance(value, float) or hasattr(value, "dtype"):
-        number = float(value)  # type: ignore[arg-type]
-        if not math.isfinite(number):
-            return "–"
-        if number == 0:
-            return "0"
-        if abs(number) >= 1000:
-            return f"{number:,.0f}"
-        if abs(number) < 1e-9:
-            return "≈0"  # below a nanosecond or a nano-dollar: nothing to show
-        # Positional, 4 significant figures: dollars and ratios read without exponents.
-        import numpy as np
-
-        return np.format_float_positional(number, precision=4, fractional=False, trim="-")
-    return str(value)
-
-
-def format_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text via ``format_number``."""
-    return frame.apply(lambda column: column.map(format_number)).astype(str)
-
-
 # --- Markdown ---------------------------------------------------------------------------------
 
 

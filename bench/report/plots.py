@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.vocabulary import MODE_COLOURS
+
 if TYPE_CHECKING:
     import pandas as pd
 
-MODE_COLOURS = {"file": "tab:blue", "pipe": "tab:orange", "fastfile": "tab:green"}
 PHASE_COLOURS = {
     "download": "tab:blue",
     "stream": "tab:orange",

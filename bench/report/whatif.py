@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.report.capacity import ModeFigures
+from bench.vocabulary import MODES, sharded_strategy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -202,7 +203,7 @@ def model_variant(variant: Variant, context: ModelContext) -> dict[str, ModeFigu
         hosts=variant.hosts,
         distribution=variant.distribution,
         assignment=variant.assignment,
-        modes=("file", "pipe", "fastfile"),
+        modes=MODES,
     )
     results = model_job(storage=storage, **arguments)
     figures = {}
@@ -269,11 +270,7 @@ def _max_host_bytes(variant: Variant) -> int:
 
     if variant.distribution == "FullyReplicated":
         return int(variant.sizes.sum())
-    strategy = (
-        "sharded-by-s3-key"
-        if variant.assignment == "round-robin"
-        else "sharded-by-s3-key-contiguous"
-    )
+    strategy = sharded_strategy(variant.assignment)
     bytes_per_host, _ = sharding.loads(strategy, variant.sizes, variant.hosts)
     return int(bytes_per_host.max()) if bytes_per_host.size else 0
 

@@ -12,6 +12,7 @@ from bench.errors import SafetyError
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.listing import list_prefix
 from bench.s3.populate import _read_marker, marker_key
+from bench.vocabulary import DELETE_BATCH_KEYS
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ async def execute_clean(endpoint: Endpoint, plan: CleanPlan) -> bool:
     """
     async with async_client(endpoint, client_config()) as client:
         try:
-            for start in range(0, len(plan.keys), 1000):
-                batch = plan.keys[start : start + 1000]
+            for start in range(0, len(plan.keys), DELETE_BATCH_KEYS):
+                batch = plan.keys[start : start + DELETE_BATCH_KEYS]
                 await client.delete_objects(
                     Bucket=plan.bucket,
                     Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},

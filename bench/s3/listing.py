@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.vocabulary import LIST_PAGE_KEYS
+
 
 @dataclass
 class Listing:
@@ -18,7 +20,9 @@ class Listing:
         return len(self.page_times_s)
 
 
-async def list_prefix(client: Any, bucket: str, prefix: str, *, page_size: int = 1000) -> Listing:
+async def list_prefix(
+    client: Any, bucket: str, prefix: str, *, page_size: int = LIST_PAGE_KEYS
+) -> Listing:
     """Every key under ``prefix`` in the order S3 returns them (lexicographic), sequentially."""
     listing = Listing()
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}

@@ -22,6 +22,7 @@ from bench.core.content import content_block, object_range
 from bench.errors import SafetyError, StagebenchError
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.listing import list_prefix
+from bench.vocabulary import DELETE_BATCH_KEYS
 
 MARKER_ROOT = ".stagebench/"
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -203,8 +204,8 @@ async def populate_async(
         finally:
             if bar is not None:
                 bar.close()
-        for start in range(0, len(stale), 1000):
-            batch = stale[start : start + 1000]
+        for start in range(0, len(stale), DELETE_BATCH_KEYS):
+            batch = stale[start : start + DELETE_BATCH_KEYS]
             await client.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
             )
