@@ -28,7 +28,6 @@ from bench.analysis.inputs import endpoint_kind
 from bench.config.scenario import Scenario
 from bench.errors import StagebenchError
 from bench.run import results as results_io
-from bench.vocabulary import MODE_COLOURS
 
 MODEL_FILES = tuple(int(n) for n in np.unique(np.round(np.logspace(1, 7, 13)).astype(np.int64)))
 LIVE_FILES = (10, 100, 1_000, 10_000)
@@ -159,38 +158,6 @@ def live_points(
     return rows
 
 
-def plot_startup(table: Any, path_stem: Path, *, title: str) -> list[Path]:
-    """Log-log startup vs files: a line per mode (model), markers for live points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7.5, 4.8))
-    for mode in table["mode"].unique():
-        colour = MODE_COLOURS.get(mode)
-        model = table[(table["source"] == "model") & (table["mode"] == mode)]
-        live = table[(table["source"] == "live") & (table["mode"] == mode)]
-        axes.plot(model["files"], model["startup_s"], "-", color=colour, label=f"{mode} (model)")
-        if len(live):
-            axes.plot(live["files"], live["startup_s"], "o", color=colour, label=f"{mode} (live)")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("files")
-    axes.set_ylabel("startup (s, slowest host)")
-    axes.set_title(title, fontsize=10)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    written = []
-    for suffix in (".png", ".svg"):
-        path = path_stem.with_suffix(suffix)
-        figure.savefig(path, dpi=120)
-        written.append(path)
-    plt.close(figure)
-    return written
-
-
 @dataclass(frozen=True)
 class StartupSweep:
     """A startup sweep's table (mode, files, source, startup_s …), its title and where it went."""
@@ -198,7 +165,6 @@ class StartupSweep:
     table: Any
     title: str
     run_dir: Path
-    written: list[Path]
 
 
 def startup_sweep(
@@ -259,7 +225,6 @@ def startup_sweep(
         f"{scenario.name}: {scenario.cluster.hosts} hosts, {scenario.distribution.type}, "
         f"{fixed}; profile {profile.name}"
     )
-    written = plot_startup(table, run_dir / "startup", title=title)
     results_io.write_json(
         run_dir / "summary.json",
         {
@@ -273,4 +238,4 @@ def startup_sweep(
             "file_bytes": file_bytes,
         },
     )
-    return StartupSweep(table, title, run_dir, written)
+    return StartupSweep(table, title, run_dir)

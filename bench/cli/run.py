@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,16 @@ def format_hosts(hosts: object, *, max_hosts: int = 16) -> str:
     return format_table(view[columns])
 
 
+FIGURE_LEGEND = (
+    "startup_s: job start to the slowest host's first training step; "
+    "tail_s: how long the last host's first step trails the first host's; "
+    "epoch_s: mean epoch from the first host's start to the last host's end; "
+    "stall_s: the slowest host's wait for data per epoch; "
+    "AU: compute / (compute + stall + barrier), — with no compute; "
+    "end_s: job start to the last host's end"
+)
+
+
 def format_comparison(modes: dict[str, dict[str, float]]) -> str:
     """One row per mode: the figures that decide between File, Pipe and FastFile."""
     import pandas as pd
@@ -117,4 +128,4 @@ def format_comparison(modes: dict[str, dict[str, float]]) -> str:
     rows = []
     for mode, figures in modes.items():
         rows.append({"mode": mode, **{label: figures.get(k) for k, label in columns.items()}})
-    return format_table(pd.DataFrame(rows))
+    return format_table(pd.DataFrame(rows)) + "\n" + textwrap.fill(FIGURE_LEGEND, width=100)

@@ -59,7 +59,8 @@ def format_skew_table(table: Any) -> str:
 
 
 def run_skew_command(args: argparse.Namespace) -> int:
-    from bench.analysis.skew import plot_bytes_per_host, plot_sweep, skew_sweep, skew_table
+    from bench.analysis.skew import SWEEP_MAX_OBJECTS, lognormal_sigma, skew_sweep, skew_table
+    from bench.report import plots
     from bench.run.dataset import dataset_sizes
 
     overrides = {"cluster.hosts": args.hosts} if args.hosts else None
@@ -77,7 +78,7 @@ def run_skew_command(args: argparse.Namespace) -> int:
     )
     run_dir = results_io.new_run_dir(args.results, f"{scenario.name}-skew")
     results_io.write_csv(run_dir / "skew.csv", table)
-    written = plot_bytes_per_host(sizes, hosts, run_dir / "bytes_per_host")
+    written = plots.bytes_per_host(sizes, hosts, run_dir / "bytes_per_host")
 
     print(
         f"{scenario.name}: {sizes.size} objects, {sizes.sum() / 1e9:.3f} GB, {hosts} hosts, "
@@ -89,10 +90,17 @@ def run_skew_command(args: argparse.Namespace) -> int:
     if args.sweep:
         median = int(np.median(sizes)) if sizes.size else 1
         sweep = skew_sweep(
-            median_bytes=max(1, median), family=args.family, rng=scenario.dataset.seed
+            n_objects=max(2, min(sizes.size, SWEEP_MAX_OBJECTS)),
+            median_bytes=max(1, median),
+            family=args.family,
+            rng=scenario.dataset.seed,
         )
         results_io.write_csv(run_dir / "sweep.csv", sweep)
-        written += plot_sweep(sweep, run_dir / "sweep")
+        written += plots.imbalance_vs_skew(
+            sweep,
+            run_dir / "sweep",
+            dataset_sigma=lognormal_sigma(sizes) if args.family == "lognormal" else None,
+        )
         print(format_sweep(sweep))
     results_io.write_json(
         run_dir / "summary.json",

@@ -43,6 +43,7 @@ def cmd_startup(args: argparse.Namespace) -> int:
     from bench.analysis.startup import startup_sweep
     from bench.config.profile import load_profile
     from bench.config.scenario import load_scenario
+    from bench.report import plots
 
     overrides = {"storage.endpoint": args.endpoint} if args.endpoint else None
     scenario = load_scenario(args.scenario, overrides=overrides)
@@ -58,8 +59,15 @@ def cmd_startup(args: argparse.Namespace) -> int:
         results_root=args.results,
         say=lambda text: print(text, file=sys.stderr, flush=True),
     )
+    table = sweep.table
+    written = plots.startup_vs_files(
+        table[table["source"] == "model"],
+        sweep.run_dir / "startup",
+        live=table[table["source"] == "live"],
+        title=sweep.title,
+    )
     print(f"{sweep.title}; startup_s of the slowest host:")
     print(format_startup(sweep.table))
-    names = ", ".join(p.name for p in [sweep.run_dir / "startup.csv", *sweep.written])
+    names = ", ".join(p.name for p in [sweep.run_dir / "startup.csv", *written])
     print(f"results: {sweep.run_dir} ({names})")
     return 0

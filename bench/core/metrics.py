@@ -55,6 +55,13 @@ def coefficient_of_variation(values: np.ndarray) -> float:
     return float(array.std()) / mean
 
 
+def imbalance_ratio(bytes_per_host: np.ndarray) -> float:
+    """Max over mean bytes per host: 1.0 is perfectly even (and so is no data at all)."""
+    array = np.asarray(bytes_per_host, dtype=np.float64)
+    mean_bytes = float(array.mean()) if array.size else 0.0
+    return float(array.max()) / mean_bytes if mean_bytes else 1.0
+
+
 def skew_metrics(
     bytes_per_host: np.ndarray,
     objects_per_host: np.ndarray,

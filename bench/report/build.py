@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
-SWEEP_MAX_OBJECTS = 20_000  # the imbalance sweep samples at most this many objects (speed)
 SWEEP_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 
 
@@ -492,6 +491,7 @@ def _skew_section(facts: Facts) -> list[Any]:
     import pandas as pd
 
     from bench.analysis import skew
+    from bench.report import plots
 
     run = facts.run
     blocks: list[Any] = [Heading(1, "Skew: ShardedByS3Key against balanced sharding")]
@@ -532,17 +532,18 @@ def _skew_section(facts: Facts) -> list[Any]:
     blocks += _figure(
         facts,
         "bytes_per_host",
-        lambda stem: skew.plot_bytes_per_host(sizes, hosts, stem),
+        lambda stem: plots.bytes_per_host(sizes, hosts, stem),
         "Bytes per host under ShardedByS3Key (round-robin), bytes-balanced and uniform.",
     )
     median = max(1, int(np.median(sizes)))
-    objects = int(min(sizes.size, SWEEP_MAX_OBJECTS))
+    objects = int(min(sizes.size, skew.SWEEP_MAX_OBJECTS))
     sweep_hosts = sorted({h for h in (2, 8, 32, 128, hosts) if 1 < h <= max(2, objects)})
     seed = run.scenario.dataset.seed if run.scenario is not None else 0
+    dataset_sigma = skew.lognormal_sigma(sizes)
     blocks += _figure(
         facts,
         "imbalance_vs_skew",
-        lambda stem: skew.plot_sweep(
+        lambda stem: plots.imbalance_vs_skew(
             skew.skew_sweep(
                 n_objects=max(objects, 2),
                 median_bytes=median,
@@ -551,9 +552,11 @@ def _skew_section(facts: Facts) -> list[Any]:
                 rng=seed,
             ),
             stem,
+            dataset_sigma=dataset_sigma,
         ),
         f"Imbalance against lognormal skew for {objects:,} objects of median "
-        f"{format_bytes(median)} (this dataset's) on {', '.join(map(str, sweep_hosts))} hosts.",
+        f"{format_bytes(median)} (this dataset's) on {', '.join(map(str, sweep_hosts))} hosts; "
+        f"the red line marks this dataset's own skew (sigma {dataset_sigma:.2f}).",
     )
     return blocks
 

@@ -7,11 +7,13 @@ Every function takes tables (pandas) or arrays and a path stem, writes ``<stem>.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.units import format_bytes, format_number
 from bench.vocabulary import MODE_COLOURS
 
 if TYPE_CHECKING:
@@ -26,6 +28,9 @@ PHASE_COLOURS = {
     "stall": "tab:red",
     "barrier": "gold",
 }
+# Above this many hosts bars become unreadable; sorted step lines show the shape instead.
+MAX_BAR_HOSTS = 16
+_LINE_STYLES = {"sharded-by-s3-key": "-", "bytes-balanced": "--", "uniform": ":"}
 # Above this many hosts a timeline shows the slowest ones only: bars stay readable.
 MAX_TIMELINE_HOSTS = 24
 THROUGHPUT_BINS = 60
@@ -58,7 +63,10 @@ def host_timeline(
     shown = {mode: _timeline_hosts(hosts[hosts["mode"] == mode]) for mode in modes}
     heights = [max(1.6, 0.45 * len(ids) + 0.8) for ids in shown.values()]
     figure = Figure(figsize=(9, sum(heights) + 0.6), layout="constrained")
-    axes = np.atleast_1d(figure.subplots(len(modes), 1, height_ratios=heights))
+    # One time scale for every mode, so bars compare across modes.
+    axes = np.atleast_1d(
+        figure.subplots(len(modes), 1, height_ratios=heights, sharex=True, squeeze=False)[:, 0]
+    )
     for axis, mode in zip(axes, modes, strict=True):
         host_ids = shown[mode]
         mode_events = events[events["mode"] == mode] if len(events) else events
@@ -189,6 +197,7 @@ def first_byte_cdf(events: pd.DataFrame, path_stem: Path) -> list[Path]:
             color=MODE_COLOURS.get(str(mode)),
         )
     axis.set_xscale("log")
+    _label_log_axis(axis.xaxis)
     axis.set_xlabel("first-byte latency (ms)")
     axis.set_ylabel("fraction of GETs")
     axis.set_ylim(0, 1.01)
@@ -204,6 +213,7 @@ def startup_vs_files(
     *,
     live: pd.DataFrame | None = None,
     live_label: str = "live",
+    title: str = "Startup against file count",
 ) -> list[Path]:
     """Startup per mode against file count (log-log): the model's sweep as lines, live points
     as markers. ``sweep`` and ``live`` have columns mode, files, startup_s."""
@@ -230,9 +240,162 @@ def startup_vs_files(
             )
     axis.set_xscale("log")
     axis.set_yscale("log")
+    _label_log_axis(axis.xaxis)
+    _label_log_axis(axis.yaxis)
     axis.set_xlabel("files in the channel")
-    axis.set_ylabel("job startup (s)")
-    axis.set_title("Startup against file count")
+    axis.set_ylabel("job startup (s, slowest host)")
+    axis.set_title(title, fontsize=10)
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)
     return save(figure, path_stem)
+
+
+def bytes_per_host(sizes: np.ndarray, hosts: int, path_stem: Path) -> list[Path]:
+    """Bytes per host under sharded-by-s3-key, bytes-balanced and uniform, as PNG and SVG.
+
+    Up to 16 hosts: one bar panel per strategy, hosts in index order, so the straggler shows
+    where it sits. More hosts: sorted bytes per host as step lines on one axes, largest first,
+    so the tail is visible at any cluster size.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    from bench.core import sharding
+    from bench.core.metrics import imbalance_ratio
+
+    sizes = np.asarray(sizes)
+    per_strategy = {
+        strategy: sharding.loads(strategy, sizes, hosts)[0] for strategy in _LINE_STYLES
+    }
+    mean_bytes = float(sizes.sum(dtype=np.float64)) / hosts
+    largest = max(float(bytes_per_host.max()) for bytes_per_host in per_strategy.values())
+
+    if hosts <= MAX_BAR_HOSTS:
+        figure = Figure(figsize=(8, 7), layout="constrained")
+        axes = figure.subplots(len(per_strategy), 1, sharex=True, sharey=True)
+        for axis, (strategy, loads) in zip(axes, per_strategy.items(), strict=True):
+            axis.bar(np.arange(hosts), loads, color="tab:blue", width=0.8)
+            axis.axhline(mean_bytes, color="black", linewidth=0.8, linestyle="--", label="mean")
+            axis.set_title(f"{strategy}: max/mean {imbalance_ratio(loads):.3f}", fontsize=10)
+            _bytes_axis(axis, largest)
+        axes[-1].set_xlabel("host")
+        axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[0].legend(loc="upper right", fontsize=8)
+    else:
+        figure = Figure(figsize=(8, 5), layout="constrained")
+        axis = figure.subplots()
+        rank = np.arange(1, hosts + 1)
+        for strategy, bytes_per_host in per_strategy.items():
+            axis.step(
+                rank,
+                np.sort(bytes_per_host)[::-1],
+                where="mid",
+                linestyle=_LINE_STYLES[strategy],
+                label=f"{strategy} (max/mean {imbalance_ratio(bytes_per_host):.3f})",
+            )
+        axis.axhline(mean_bytes, color="black", linewidth=0.8, linestyle="--", label="mean")
+        axis.set_xscale("log")
+        _label_log_axis(axis.xaxis)
+        axis.set_xlabel("host rank by bytes (1 = most loaded)")
+        _bytes_axis(axis, largest)
+        axis.legend(fontsize=8)
+    figure.supylabel("bytes per host")
+    figure.suptitle(f"Bytes per host: {sizes.size:,} objects on {hosts:,} hosts")
+    return save(figure, path_stem)
+
+
+def imbalance_vs_skew(
+    df: pd.DataFrame, path_stem: Path, *, dataset_sigma: float | None = None
+) -> list[Path]:
+    """One figure of a ``skew_sweep`` table: imbalance (log) against skew, PNG and SVG.
+
+    Solid lines are sharded-by-s3-key, one per host count (colour); bytes-balanced is dashed in
+    the same colour and uniform dotted, so the gap the two alternatives close is visible. With
+    ``dataset_sigma`` (a lognormal sweep), a vertical line marks where the dataset itself sits.
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    from bench.analysis.skew import SWEEP_STRATEGIES
+
+    if df.empty:
+        raise ValueError("the sweep table is empty; nothing to plot")
+    host_counts = sorted(df["hosts"].unique())
+    colours = colormaps["viridis"](np.linspace(0.0, 0.9, len(host_counts)))
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    axis = figure.subplots()
+    for colour, hosts in zip(colours, host_counts, strict=True):
+        for strategy in SWEEP_STRATEGIES:
+            rows = df[(df["hosts"] == hosts) & (df["strategy"] == strategy)].sort_values("skew")
+            axis.plot(
+                rows["skew"],
+                rows["imbalance_ratio"],
+                color=colour,
+                linestyle=_LINE_STYLES[strategy],
+                linewidth=1.6 if strategy == "sharded-by-s3-key" else 1.0,
+                marker="o" if strategy == "sharded-by-s3-key" else None,
+                markersize=3,
+            )
+    axis.set_yscale("log")
+    _label_log_axis(axis.yaxis)
+    parameter = str(df["parameter"].iloc[0])
+    if parameter == "alpha":
+        axis.invert_xaxis()
+        axis.set_xlabel("Pareto alpha (heavier tail to the right)")
+    else:
+        axis.set_xlabel("lognormal sigma of object sizes")
+    marker_handles = []
+    if dataset_sigma is not None and np.isfinite(dataset_sigma) and parameter != "alpha":
+        marker_handles.append(
+            axis.axvline(
+                dataset_sigma,
+                color="tab:red",
+                linewidth=1.0,
+                label=f"this dataset (sigma {dataset_sigma:.2f})",
+            )
+        )
+    axis.set_ylabel("imbalance ratio (max / mean bytes per host)")
+    axis.grid(True, which="both", alpha=0.3)
+    host_handles = [
+        Line2D([], [], color=colour, label=f"{hosts:,} hosts")
+        for colour, hosts in zip(colours, host_counts, strict=True)
+    ]
+    style_handles = [
+        Line2D([], [], color="grey", linestyle=_LINE_STYLES[strategy], label=strategy)
+        for strategy in SWEEP_STRATEGIES
+    ]
+    axis.legend(
+        handles=host_handles + style_handles + marker_handles, fontsize=8, ncol=2, loc="upper left"
+    )
+    objects = int(df["objects"].iloc[0])
+    median = format_bytes(int(df["median_bytes"].iloc[0]))
+    axis.set_title(f"Straggler imbalance vs size skew: {objects:,} objects, median {median}")
+    return save(figure, path_stem)
+
+
+def _bytes_axis(axis: Any, largest: float) -> None:
+    """Label a byte axis in binary units at round steps (1, 2 or 5 x KiB/MiB/GiB...)."""
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    unit = 1024.0 ** max(0, math.floor(math.log(max(largest, 1.0), 1024)))
+    step = next(
+        (
+            step
+            for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+            if largest / (step * unit) <= 6
+        ),
+        1000,
+    )
+    axis.yaxis.set_major_locator(MultipleLocator(step * unit))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: format_bytes(value)))
+
+
+def _label_log_axis(axis: Any) -> None:
+    """Ticks at 1, 2 and 5 of every decade, labelled as plain numbers: a log axis that names
+    only 10^0 and 10^1 cannot be read."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _position: format_number(value)))
+    axis.set_minor_formatter(NullFormatter())

@@ -222,7 +222,7 @@ def host_table(mode: str, outcomes: list[HostOutcome], events: Any, epochs: Any)
                 compute_s=float(compute),
                 stall_s=float(stall),
                 barrier_s=float(barrier),
-                au=float(compute / busy) if busy > 0 else float("nan"),
+                au=float(compute / busy) if compute > 0 and busy > 0 else float("nan"),
             )
         row.update(o.extra)
         rows.append(row)
@@ -257,7 +257,7 @@ def job_figures(hosts: Any, epochs: Any) -> dict[str, Any]:
             figure.update(
                 epoch_s=float(by_epoch["end_s"].max().sub(by_epoch["start_s"].min()).mean()),
                 stall_s=float(by_epoch["stall_s"].max().mean()),
-                au=float(compute / busy) if busy > 0 else float("nan"),
+                au=float(compute / busy) if compute > 0 and busy > 0 else float("nan"),
             )
         figures[mode] = figure
     return figures

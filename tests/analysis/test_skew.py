@@ -8,6 +8,7 @@ import pytest
 from bench.analysis import skew
 from bench.core import metrics, sharding
 from bench.core.sizes import sample_sizes
+from bench.report import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -59,7 +60,7 @@ def test_skew_table_counts_empty_hosts_when_hosts_outnumber_objects():
 
 @pytest.mark.parametrize("hosts", [8, 100], ids=["bars", "sorted-steps"])
 def test_plot_bytes_per_host_writes_png_and_svg(tmp_path, skewed_sizes, hosts):
-    paths = skew.plot_bytes_per_host(skewed_sizes, hosts, tmp_path / "bytes.per.host")
+    paths = plots.bytes_per_host(skewed_sizes, hosts, tmp_path / "bytes.per.host")
     assert [path.name for path in paths] == ["bytes.per.host.png", "bytes.per.host.svg"]
     assert_images(paths)
 
@@ -107,20 +108,37 @@ def test_pareto_sweep_and_plots(tmp_path):
     heavy = table[(table["skew"] == 1.2) & (table["strategy"] == "sharded-by-s3-key")]
     light = table[(table["skew"] == 3.0) & (table["strategy"] == "sharded-by-s3-key")]
     assert heavy["imbalance_ratio"].max() > light["imbalance_ratio"].max()
-    assert_images(skew.plot_sweep(table, tmp_path / "pareto"))
+    assert_images(plots.imbalance_vs_skew(table, tmp_path / "pareto"))
 
 
 def test_plot_sweep_writes_png_and_svg(tmp_path):
     table = skew.skew_sweep(n_objects=2000, hosts_list=(2, 32), sigmas=(0.0, 2.0), rng=0)
-    assert_images(skew.plot_sweep(table, tmp_path / "sweep"))
+    assert_images(plots.imbalance_vs_skew(table, tmp_path / "sweep"))
 
 
 def test_plot_sweep_refuses_an_empty_table(tmp_path):
     table = skew.skew_sweep(n_objects=100, hosts_list=(2,), sigmas=(), rng=0)
     with pytest.raises(ValueError, match="empty"):
-        skew.plot_sweep(table, tmp_path / "sweep")
+        plots.imbalance_vs_skew(table, tmp_path / "sweep")
 
 
 def test_skew_sweep_rejects_an_unknown_family():
     with pytest.raises(ValueError, match="family = 'weibull'"):
         skew.skew_sweep(family="weibull")
+
+
+def test_lognormal_sigma_recovers_the_sampled_skew():
+    spec = {"distribution": "lognormal", "median": 1 << 16, "sigma": 1.5}
+    sizes = sample_sizes(spec, 20_000, np.random.default_rng(4))
+    assert abs(skew.lognormal_sigma(sizes) - 1.5) < 0.05
+    assert np.isnan(skew.lognormal_sigma(np.array([5])))
+
+
+def test_imbalance_ratio_is_max_over_mean():
+    assert metrics.imbalance_ratio(np.array([1, 1, 4])) == 2.0
+    assert metrics.imbalance_ratio(np.zeros(3)) == 1.0
+
+
+def test_imbalance_vs_skew_marks_the_dataset(tmp_path):
+    table = skew.skew_sweep(n_objects=500, hosts_list=(2, 8), sigmas=(0.0, 1.0, 2.0), rng=1)
+    assert_images(plots.imbalance_vs_skew(table, tmp_path / "marked", dataset_sigma=1.2))
