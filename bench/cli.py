@@ -13,9 +13,13 @@ import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import __version__
 from bench.errors import StagebenchError
+
+if TYPE_CHECKING:
+    from bench.scenario import Scenario
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--no-report", action="store_true", help="skip the capacity report (report.md, .html)"
+    )
+    run.add_argument(
+        "--repeat",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="run the scenario N times, a run folder each, for 'stagebench compare'",
     )
     _common(run)
 
@@ -109,11 +120,33 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return overrides
 
 
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= 1")
+    return int(text)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.runner import run_scenario
     from bench.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=_overrides(args))
+    run_dirs: list[Path] = []
+    for repeat in range(args.repeat):
+        if args.repeat > 1:
+            print(f"run {repeat + 1}/{args.repeat}", file=sys.stderr)
+        code = _run_once(args, scenario, run_dirs)
+        if code:
+            return code
+    if args.repeat > 1:
+        folders = " ".join(map(str, run_dirs))
+        print(f"runs: {folders}")
+        print(f"compare with: stagebench compare {folders} -- OTHER_RUNS")
+    return 0
+
+
+def _run_once(args: argparse.Namespace, scenario: Scenario, run_dirs: list[Path]) -> int:
+    from bench.runner import run_scenario
+
     result = run_scenario(
         scenario,
         results_root=args.results,
@@ -128,6 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print()
         print(format_comparison(result.summary["modes"]))
     print(f"results: {result.run_dir}")
+    run_dirs.append(result.run_dir)
     if result.status != "interrupted" and len(result.hosts) and not args.no_report:
         _write_report(result.run_dir)
     if result.status == "interrupted":
