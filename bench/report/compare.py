@@ -416,13 +416,14 @@ def format_comparison(comparison: Comparison, *, alpha: float = ALPHA) -> str:
             f"alpha {alpha:g}; ± is the run-to-run coefficient of variation (the noise floor)"
         )
     else:
-        lines.append(
+        lines += [
             f"cannot test significance with {n_a} run{'s' * (n_a != 1)} in A and {n_b} in B: "
-            f"a test needs at least {MIN_RUNS} runs per side, because it weighs a difference "
-            "against the run-to-run spread, which one run does not show and two show too "
-            "roughly; hosts inside one run share the server and are no substitute. "
-            f"Make repeats with 'stagebench run SCENARIO --repeat {MIN_RUNS}'"
-        )
+            f"a test needs at least {MIN_RUNS} runs per side,",
+            "  because it weighs a difference against the run-to-run spread, which one run does "
+            "not show and two show too roughly;",
+            "  hosts inside one run share the server and machine, so they are no substitute. "
+            f"Make repeats with 'stagebench run SCENARIO --repeat {MIN_RUNS}'",
+        ]
     for mode, group in table.groupby("mode", sort=False):
         hosts_a, hosts_b = int(group["hosts_a"].max()), int(group["hosts_b"].max())
         lines += ["", f"{mode} ({hosts_a} hosts in A, {hosts_b} in B): B against A"]
@@ -446,6 +447,8 @@ def format_comparison(comparison: Comparison, *, alpha: float = ALPHA) -> str:
             "",
             f"{significant} of {len(tested)} figures differ significantly; "
             f"{len(tested) - significant} not significant",
+            f"noise floor: median run-to-run CV {_percent(tested['cv_a'])} in A, "
+            f"{_percent(tested['cv_b'])} in B; a change inside it is what repeating a run gives",
         ]
     for title, differences in (
         ("settings that differ (effective values, defaults filled):", comparison.settings),
@@ -460,6 +463,11 @@ def _side_line(label: str, runs: Sequence[RunRecord]) -> str:
     name = runs[0].settings.get("scenario.name", "?")
     count = f"{len(runs)} run{'s' * (len(runs) != 1)}"
     return f"{label}: {count} of {name}: {', '.join(str(run.path) for run in runs)}"
+
+
+def _percent(cvs: Any) -> str:
+    finite = [float(cv) for cv in cvs if math.isfinite(cv)]
+    return f"{np.median(finite) * 100:.1f}%" if finite else "-"
 
 
 def _mean_cell(mean: float, cv: float) -> str:
