@@ -1,4 +1,4 @@
-"""``stagebench report RUN_DIR`` and ``stagebench compare RUN_A RUN_B``.
+"""``stagebench report RUN_DIR`` and ``stagebench compare A1 [A2 ...] [-- B1 B2 ...]``.
 
 ``bench.cli`` calls ``register``; the handlers import the report package only when they run,
 so ``stagebench --help`` stays instant. Each returns the exit code and raises
@@ -29,18 +29,41 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.report.compare import compare_runs, differences, format_comparison
+    from bench.report.compare import compare_sets, format_comparison
 
-    run_a, run_b = _run_dir(args.run_a), _run_dir(args.run_b)
-    table = compare_runs(run_a, run_b)
-    print(format_comparison(table, run_a, run_b))
-    changed = differences(run_a, run_b)
-    if changed:
-        print()
-        print("the runs differ in setup, so differences are not only noise:")
-        for line in changed:
-            print(f"  {line}")
+    runs_a, runs_b = split_sides(args.runs)
+    comparison = compare_sets(
+        [_run_dir(path) for path in runs_a], [_run_dir(path) for path in runs_b]
+    )
+    print(format_comparison(comparison))
     return 0
+
+
+def split_sides(words: list[str]) -> tuple[list[Path], list[Path]]:
+    """``A1 A2 A3 -- B1 B2 B3`` into the two sides; ``RUN_A RUN_B`` is one run a side."""
+    options = [word for word in words if word.startswith("-") and word != "--"]
+    if options:
+        raise StagebenchError(
+            f"{options[0]}: options go before the run folders, e.g. stagebench compare "
+            "--debug A1 A2 A3 -- B1 B2 B3"
+        )
+    if "--" in words:
+        cut = words.index("--")
+        runs_a, runs_b = words[:cut], words[cut + 1 :]
+        if "--" in runs_b:
+            raise StagebenchError("give '--' once, between the runs of A and the runs of B")
+    elif len(words) == 2:
+        runs_a, runs_b = words[:1], words[1:]
+    else:
+        raise StagebenchError(
+            f"{len(words)} run folders and no '--': give two runs (RUN_A RUN_B) or two sets "
+            "separated by '--' (A1 A2 A3 -- B1 B2 B3)"
+        )
+    if not runs_a or not runs_b:
+        raise StagebenchError(
+            "a side has no run folder: give runs on both sides of '--' (A1 A2 A3 -- B1 B2 B3)"
+        )
+    return [Path(word) for word in runs_a], [Path(word) for word in runs_b]
 
 
 def _run_dir(path: Path) -> Path:
@@ -64,9 +87,18 @@ def register(commands: Any) -> None:
     report.set_defaults(func=cmd_report)
 
     compare = commands.add_parser(
-        "compare", help="two run folders side by side: ratios in words, significance per host"
+        "compare",
+        help="two sets of repeated runs side by side: ratios in words, Welch's t-test per "
+        "figure, Holm-corrected",
+        description="Compare the runs of A with the runs of B: 'A1 A2 A3 -- B1 B2 B3' (repeats "
+        "made with 'stagebench run SCENARIO --repeat 3'), or 'RUN_A RUN_B' for a quick look "
+        "without a significance test (a test needs at least 3 runs per side).",
     )
-    compare.add_argument("run_a", type=Path, help="the reference run")
-    compare.add_argument("run_b", type=Path, help="the run compared with it")
     add_common(compare)
+    compare.add_argument(
+        "runs",
+        nargs=argparse.REMAINDER,
+        metavar="RUN",
+        help="run folders of A, '--', run folders of B",
+    )
     compare.set_defaults(func=cmd_compare)

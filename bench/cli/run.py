@@ -9,7 +9,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common, ask_if_terminal, format_table, scenario_overrides
+from bench.cli.common import (
+    add_common,
+    ask_if_terminal,
+    format_table,
+    positive_int,
+    scenario_overrides,
+)
 from bench.errors import StagebenchError
 
 
@@ -34,15 +40,38 @@ def register(commands: Any) -> None:
     run.add_argument(
         "--no-report", action="store_true", help="skip the capacity report (report.md, .html)"
     )
+    run.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run the scenario N times, a run folder each, for 'stagebench compare'",
+    )
     add_common(run)
     run.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.config.scenario import load_scenario
-    from bench.run.runner import run_scenario
 
     scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
+    run_dirs: list[Path] = []
+    for repeat in range(args.repeat):
+        if args.repeat > 1:
+            print(f"run {repeat + 1}/{args.repeat}", file=sys.stderr)
+        code = _run_once(args, scenario, run_dirs)
+        if code:
+            return code
+    if args.repeat > 1:
+        folders = " ".join(map(str, run_dirs))
+        print(f"runs: {folders}")
+        print(f"compare with: stagebench compare {folders} -- OTHER_RUNS")
+    return 0
+
+
+def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> int:
+    from bench.run.runner import run_scenario
+
     result = run_scenario(
         scenario,
         results_root=args.results,
@@ -57,6 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print()
         print(format_comparison(result.summary["modes"]))
     print(f"results: {result.run_dir}")
+    run_dirs.append(result.run_dir)
     if result.status != "interrupted" and len(result.hosts) and not args.no_report:
         _write_report(result.run_dir)
     if result.status == "interrupted":

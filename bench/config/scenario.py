@@ -352,6 +352,31 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def effective_settings(raw: Mapping[str, Any], *, path: Path) -> dict[str, Any]:
+    """Every setting of a parsed scenario as "section.key": the value a run uses.
+
+    Defaults are filled and units parsed, so a scenario that leaves ``cluster.concurrency``
+    unset and one that sets it to its default of 8, or "1MiB" against 1048576, compare equal.
+    Synthetic size specs are spread into ``dataset.sizes.<key>``.
+    """
+    settings: dict[str, Any] = {}
+    for name in _SCHEMA:
+        for key, value in _section(path, raw, name).items():
+            if name == "dataset" and key == "sizes" and value is not None:
+                spec = _convert_size_spec(path, value, "dataset.sizes")
+                settings.update({f"dataset.sizes.{k}": v for k, v in spec.items()})
+            else:
+                settings[f"{name}.{key}"] = value
+    prefix = settings["dataset.prefix"]
+    if prefix is None and settings["dataset.uri"] is None:
+        prefix = f"{path.stem}/"
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    settings["dataset.prefix"] = prefix
+    settings["scenario.name"] = settings["scenario.name"] or path.stem
+    return settings
+
+
 def load_scenario(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Read, default and validate a scenario file.
 
