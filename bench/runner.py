@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from bench import results as results_io
-from bench.dataset import Dataset, build_dataset, dataset_from_listing
+from bench.dataset import (
+    Dataset,
+    build_dataset,
+    dataset_from_listing,
+    left_out_note,
+    screen_dataset,
+)
 from bench.errors import ObjectError, StagebenchError
 from bench.paths.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
@@ -97,6 +103,9 @@ def prepare_dataset(
         dataset, extra = asyncio.run(_list_existing(endpoint, scenario)), {"populate": "read as is"}
     else:
         dataset, extra = build_dataset(scenario.dataset), {}
+    # Before any byte moves: every key must be a file with a safe path (bench/s3/keys.py).
+    dataset, key_counts = screen_dataset(dataset, scenario.dataset.unsafe_keys)
+    extra.update(key_counts)
     if check is not None:
         check(dataset)
     if endpoint.kind == "aws":
@@ -344,6 +353,7 @@ def run_scenario(
             say(
                 f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
                 f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - t:.1f} s)"
+                + left_out_note(extra)
             )
             plans = shard_plans(
                 dataset,
