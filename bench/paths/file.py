@@ -27,10 +27,11 @@ def _channel_dir(ctx: HostContext) -> Path:
     return ctx.volume / "data" / ctx.channel
 
 
-def _local_path(ctx: HostContext, key: str) -> Path:
+def _local_path(ctx: HostContext, key: str, *, resolve: bool = True) -> Path:
     """Where ``key`` lives on the volume; a SafetyError when that is not inside the channel
     folder. The dataset was screened before the run (bench/s3/keys.py): this is the second
-    line of defence, for a key that reaches here some other way."""
+    line of defence, for a key that reaches here some other way. ``resolve`` = False skips
+    resolving links, for files the download already created safely."""
     channel = _channel_dir(ctx)
     try:
         relative = local_relative_path(ctx.plan.prefix, key)
@@ -39,6 +40,8 @@ def _local_path(ctx: HostContext, key: str) -> Path:
             f"s3://{ctx.plan.bucket}/{key}: not written to the volume: the key {exc}"
         ) from exc
     path = channel / relative
+    if not resolve:
+        return path
     resolved = os.path.realpath(path)
     channel_real = _real_folder(str(channel))
     if os.path.commonpath([channel_real, resolved]) != channel_real:
@@ -147,7 +150,7 @@ async def train_epoch(ctx: HostContext, epoch: int, order: np.ndarray) -> EpochS
         key = ctx.plan.keys[int(i)]
         if key in ctx.failed_keys:
             continue  # never reached the volume
-        fd = os.open(_local_path(ctx, key), os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(_local_path(ctx, key, resolve=False), os.O_RDONLY | os.O_NOFOLLOW)
         try:
             while True:
                 data = await consumer.take(_read_local(fd, ctx.step_bytes))
