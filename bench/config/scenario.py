@@ -31,6 +31,7 @@ class DatasetConfig:
     seed: int
     sizes: Mapping[str, Any]
     manifest: Path | None
+    unsafe_keys: str = "error"  # "error" | "skip": keys that cannot be files safely
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,33 @@ def _text(value: Any) -> str:
     return value
 
 
+def _channel(value: Any) -> str:
+    # SageMaker's rule for ChannelName (1-64 of A-Za-z0-9 . - _); it names a folder, so not
+    # "." or ".." either.
+    text = _text(value)
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+    if not 1 <= len(text) <= 64 or not set(text) <= allowed or text in (".", ".."):
+        raise ValueError(
+            "must be one folder name: 1-64 letters, digits, '.', '-', '_' (not '.' or '..')"
+        )
+    return text
+
+
+def _run_name(value: Any) -> str:
+    # The run folder is "<name>-<time>" inside --results: one folder name, room for the time.
+    text = _text(value)
+    if (
+        not text
+        or text in (".", "..")
+        or "/" in text
+        or "\\" in text
+        or "\0" in text
+        or len(text.encode("utf-8", "surrogatepass")) > 200
+    ):
+        raise ValueError("must be usable as one folder name: no '/', '\\' or NUL, 1-200 bytes")
+    return text
+
+
 def _bucket(value: Any) -> str:
     text = _text(value)
     if not 3 <= len(text) <= 63 or not all(c.islower() or c.isdigit() or c in ".-" for c in text):
@@ -215,16 +243,17 @@ def _anything(value: Any) -> Any:
 # section -> key -> (validator, default). A default of _REQUIRED means the key must be given.
 _REQUIRED = object()
 _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
-    "scenario": {"name": (_text, None), "description": (_text, "")},
+    "scenario": {"name": (_run_name, None), "description": (_text, "")},
     "dataset": {
         "objects": (_int(1), None),
         "bucket": (_bucket, "stagebench"),
         "prefix": (_text, None),
-        "channel": (_text, "train"),
+        "channel": (_channel, "train"),
         "seed": (_int(0), 0),
         "sizes": (_anything, None),
         "manifest": (_text, None),
         "uri": (_text, None),
+        "unsafe_keys": (_choice("error", "skip"), "error"),
     },
     "cluster": {
         "hosts": (_int(1), 1),
@@ -482,6 +511,7 @@ def build_scenario(
             seed=ds["seed"],
             sizes=sizes,
             manifest=manifest,
+            unsafe_keys=ds["unsafe_keys"],
         ),
         cluster=ClusterConfig(
             hosts=cl["hosts"],

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bench.s3.client import Endpoint
 
 from bench.config.scenario import DatasetConfig, Scenario
-from bench.errors import ScenarioError, StagebenchError
+from bench.errors import SafetyError, ScenarioError, StagebenchError
 
 
 @dataclass(frozen=True)
@@ -159,3 +159,53 @@ def dataset_sizes(scenario: Scenario, *, profile: str | None = None) -> np.ndarr
         scenario.storage.endpoint, region=scenario.storage.region, profile=profile
     ) as endpoint:
         return asyncio.run(list_existing(endpoint, scenario)).sizes
+
+
+def screen_dataset(dataset: Dataset, unsafe_keys: str) -> tuple[Dataset, dict[str, Any]]:
+    """Keep the keys that are files with a safe local path (``bench.s3.keys``), for every mode.
+
+    Folder markers are always left out. Unsafe keys raise a SafetyError that names the first,
+    unless ``unsafe_keys`` is "skip": then they are left out too. Returns the dataset and the
+    counts for the run summary.
+    """
+    from bench.s3.keys import describe_unsafe, screen_keys
+
+    screen = screen_keys(dataset.prefix, dataset.keys, dataset.sizes)
+    if screen.unsafe and unsafe_keys != "skip":
+        raise SafetyError(describe_unsafe(screen, bucket=dataset.bucket, total=dataset.objects))
+    counts: dict[str, Any] = {
+        "folder_markers_skipped": len(screen.folder_markers),
+        "unsafe_keys_skipped": len(screen.unsafe),
+        "unsafe_keys_by_problem": screen.counts(),
+    }
+    if len(screen.files) == dataset.objects:
+        return dataset, counts
+    if not len(screen.files):
+        raise StagebenchError(
+            f"s3://{dataset.bucket}/{dataset.prefix} holds no files: "
+            f"{len(screen.folder_markers)} folder markers and {len(screen.unsafe)} unsafe keys "
+            "were left out; check dataset.uri"
+        )
+    kept = screen.files
+    return (
+        replace(
+            dataset,
+            keys=[dataset.keys[i] for i in kept],
+            sizes=dataset.sizes[kept],
+            content_index=dataset.content_index[kept],
+        ),
+        counts,
+    )
+
+
+def left_out_note(counts: dict[str, Any]) -> str:
+    """ "; left out: 2 folder markers, 5 unsafe keys" for the dataset line, or ""."""
+    skipped = [
+        f"{counts[name]} {what}"
+        for name, what in (
+            ("folder_markers_skipped", "folder markers"),
+            ("unsafe_keys_skipped", "unsafe keys"),
+        )
+        if counts.get(name)
+    ]
+    return f"; left out: {', '.join(skipped)}" if skipped else ""

@@ -22,7 +22,13 @@ from bench.config.scenario import Scenario
 from bench.errors import ObjectError, StagebenchError
 from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
 from bench.run import results as results_io
-from bench.run.dataset import Dataset, build_dataset, list_existing
+from bench.run.dataset import (
+    Dataset,
+    build_dataset,
+    left_out_note,
+    list_existing,
+    screen_dataset,
+)
 from bench.s3.client import Endpoint
 from bench.s3.endpoint import open_endpoint
 
@@ -83,6 +89,9 @@ def prepare_dataset(
         dataset, extra = asyncio.run(list_existing(endpoint, scenario)), {"populate": "read as is"}
     else:
         dataset, extra = build_dataset(scenario.dataset), {}
+    # Before any byte moves: every key must be a file with a safe path (bench/s3/keys.py).
+    dataset, key_counts = screen_dataset(dataset, scenario.dataset.unsafe_keys)
+    extra.update(key_counts)
     if check is not None:
         check(dataset)
     if endpoint.kind == "aws":
@@ -330,6 +339,7 @@ def run_scenario(
             say(
                 f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
                 f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - t:.1f} s)"
+                + left_out_note(extra)
             )
             plans = shard_plans(
                 dataset,
