@@ -126,21 +126,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in blocks.BLOCK_SIZES:
+def _through_blocks(name: str) -> property:
+    def read(_package: types.ModuleType) -> Any:
         return getattr(blocks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def write(_package: types.ModuleType, value: Any) -> None:
+        setattr(blocks, name, value)
+
+    return property(read, write, doc=f"``blocks.{name}``")
 
 
-class _ModelPackage(types.ModuleType):
-    """Block sizes set on the package (tests shrink them to reach more blocks) are set where
-    the loops read them, so ``blocks`` stays their only home."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in blocks.BLOCK_SIZES:
-            setattr(blocks, name, value)
-        else:
-            super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _ModelPackage
+# Block sizes read or set on the package (tests shrink them to reach more blocks) are read or
+# set where the loops read them, so ``blocks`` stays their only home.
+sys.modules[__name__].__class__ = type(
+    "ModelPackage",
+    (types.ModuleType,),
+    {name: _through_blocks(name) for name in blocks.BLOCK_SIZES},
+)
