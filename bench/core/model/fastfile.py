@@ -20,6 +20,9 @@ from bench.core.model.startup import list_pages, prefix_listing_s
 
 @dataclass(frozen=True)
 class FastFileEpoch:
+    """One FastFile epoch per step and row as the consumer paces it alone; ``consume_paced``
+    adds the barrier and the shared endpoint."""
+
     step_end: np.ndarray  # (steps, rows) consumer-paced step ends, no barrier, relative times
     compute: np.ndarray  # (steps, rows)
     active: np.ndarray  # (steps, rows) bool
@@ -145,6 +148,8 @@ def file_layout(
     verified: Links | None,
     timer: Timer,
 ) -> FileLayout:
+    """What each file of a block of rows reads, in parts or records, and what its row read
+    before it; ``verified``: the links of a whole-object read checked against its ETag."""
     step = float(training.step_bytes)
     step_s = float(held_s(step / training.compute_bps if training.compute_bps > 0 else 0.0, timer))
     rows, items = sizes.shape[1], sizes.shape[0]
