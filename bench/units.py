@@ -105,3 +105,23 @@ def format_number(value: object) -> str:
 def format_frame(frame: Any) -> Any:
     """Every cell of a pandas DataFrame as text via ``format_number``."""
     return frame.apply(lambda column: column.map(format_number)).astype(str)
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as people say it: seconds up to two minutes, then minutes, then hours."""
+    if not math.isfinite(seconds):
+        return "n/a"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def format_size(nbytes: float) -> str:
+    """A size as it was given: whole GB or MB in decimal units, anything else in binary ones."""
+    if nbytes >= GB and nbytes % GB == 0:
+        return f"{nbytes / GB:g} GB"
+    if nbytes >= MB and nbytes % MB == 0:
+        return f"{nbytes / MB:g} MB"
+    return format_bytes(nbytes)

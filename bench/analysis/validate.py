@@ -236,6 +236,41 @@ class Validation:
         return float(np.nanmedian(np.abs(core["error"].to_numpy(dtype=float))))
 
 
+def _pin_line(pin: Pinned, profile: Any, *, objects: int, hosts: int) -> str:
+    """What was pinned, beside what the profile says, in one line."""
+    first_page_keys = min(objects, LIST_PAGE_KEYS)
+    first_page_s = profile.list_page_s(objects) - (
+        max(0, LIST_PAGE_KEYS - objects) * profile.list_key_s
+    )
+    return (
+        f"LIST page {pin.list_page_s:.3f} s (profile, its {first_page_keys} keys in a "
+        f"bucket of {objects}: {first_page_s:.3f} s), "
+        f"{pin.list_parallel:.1f} pages at once with {hosts} hosts, "
+        f"{pin.get_per_s:.0f} small GET/s and "
+        f"{pin.bytes_per_s / 1e6:.0f} MB/s at C={PIN_CONCURRENCY} (profile "
+        f"{profile.endpoint_get_per_s:.0f} GET/s, {profile.endpoint_bps / 1e6:.0f} MB/s)"
+    )
+
+
+def pinned_profile(storage: Any, pinned: Pinned, sizes: np.ndarray, *, embedded: bool) -> Any:
+    """The profile's storage with the figures measured right before the runs."""
+    # The pinned page is the prefix's first page, short when it has fewer than 1,000 keys:
+    # the model prices a page of k keys as a full page less what the missing keys save.
+    short_by = max(0, LIST_PAGE_KEYS - int(sizes.size))
+    pinned_storage = dataclasses.replace(
+        storage,
+        list_page_s=pinned.list_page_s + short_by * storage.list_key_s,
+        list_parallel=pinned.list_parallel,
+    )
+    if storage.requests_per_s > 0 or embedded:
+        pinned_storage = dataclasses.replace(pinned_storage, requests_per_s=pinned.get_per_s)
+    # Bandwidth is pinned only from objects large enough to be bandwidth-bound.
+    large_enough = float(np.sort(sizes)[-16:].min()) >= PIN_MIN_LARGE_BYTES
+    if large_enough and (storage.endpoint_bps > 0 or embedded):
+        pinned_storage = dataclasses.replace(pinned_storage, endpoint_bps=pinned.bytes_per_s)
+    return pinned_storage
+
+
 def validate_scenario(
     scenario: Scenario,
     profile: Any,
@@ -260,9 +295,6 @@ def validate_scenario(
         large = [dataset.keys[i] for i in by_size[-16:]]
         pins: list[Pinned] = []
         results = []
-        first_page_s = profile.list_page_s(dataset.objects) - (
-            max(0, LIST_PAGE_KEYS - dataset.objects) * profile.list_key_s
-        )
         for run_number in range(repeat):
             pin = asyncio.run(
                 pin_endpoint(
@@ -275,15 +307,9 @@ def validate_scenario(
                 )
             )
             pins.append(pin)
-            first_page_keys = min(dataset.objects, LIST_PAGE_KEYS)
             say(
-                f"run {run_number + 1}/{repeat}, pinned before it: LIST page "
-                f"{pin.list_page_s:.3f} s (profile, its {first_page_keys} keys in a "
-                f"bucket of {dataset.objects}: {first_page_s:.3f} s), "
-                f"{pin.list_parallel:.1f} pages at once with {scenario.cluster.hosts} hosts, "
-                f"{pin.get_per_s:.0f} small GET/s and "
-                f"{pin.bytes_per_s / 1e6:.0f} MB/s at C={PIN_CONCURRENCY} (profile "
-                f"{profile.endpoint_get_per_s:.0f} GET/s, {profile.endpoint_bps / 1e6:.0f} MB/s)"
+                f"run {run_number + 1}/{repeat}, pinned before it: "
+                + _pin_line(pin, profile, objects=dataset.objects, hosts=scenario.cluster.hosts)
             )
             embedded = endpoint.kind == "embedded"
             with _embedded_credentials() if embedded else contextlib.nullcontext():
@@ -305,20 +331,9 @@ def validate_scenario(
     )
     arguments = model_arguments(scenario, dataset.sizes)
     profiled_storage = scenario_storage(profile, scenario, keys_in_bucket=dataset.objects)
-    # The pinned page is the prefix's first page, short when it has fewer than 1,000 keys:
-    # the model prices a page of k keys as a full page less what the missing keys save.
-    short_by = max(0, LIST_PAGE_KEYS - dataset.objects)
-    pinned_storage = dataclasses.replace(
-        profiled_storage,
-        list_page_s=pinned.list_page_s + short_by * profiled_storage.list_key_s,
-        list_parallel=pinned.list_parallel,
+    pinned_storage = pinned_profile(
+        profiled_storage, pinned, dataset.sizes, embedded=endpoint.kind == "embedded"
     )
-    if profiled_storage.requests_per_s > 0 or endpoint.kind == "embedded":
-        pinned_storage = dataclasses.replace(pinned_storage, requests_per_s=pinned.get_per_s)
-    # Bandwidth is pinned only from objects large enough to be bandwidth-bound.
-    large_enough = float(np.sort(dataset.sizes)[-16:].min()) >= PIN_MIN_LARGE_BYTES
-    if large_enough and (profiled_storage.endpoint_bps > 0 or endpoint.kind == "embedded"):
-        pinned_storage = dataclasses.replace(pinned_storage, endpoint_bps=pinned.bytes_per_s)
     started = time.perf_counter()
     model_pinned = model_job(storage=pinned_storage, prefix_objects=dataset.objects, **arguments)
     model_profiled = model_job(

@@ -40,7 +40,7 @@ from bench.report.document import (
     render_markdown,
 )
 from bench.report.rundata import RunData, load_run
-from bench.units import format_bytes, format_frame
+from bench.units import format_bytes, format_frame, format_seconds, format_size
 from bench.vocabulary import Assignment, sharded_strategy
 
 if TYPE_CHECKING:
@@ -311,7 +311,7 @@ def _answers(facts: Facts) -> list[Any]:
             if row is not None:
                 items.append(
                     f"**{MODE_NAMES[measured.mode]} as measured:** startup "
-                    f"{capacity._s(row['startup_s'])}, job {capacity._s(row['job_s'])}, "
+                    f"{format_seconds(row['startup_s'])}, job {format_seconds(row['job_s'])}, "
                     f"${row['total_usd']:.4f} ({row['hosts']} hosts)."
                 )
     if facts.modelled and facts.profile is not None:
@@ -725,7 +725,7 @@ def _mode_section(facts: Facts) -> list[Any]:
         Paragraph(
             "Rules, in order: File must fit on the volume; random access rules out Pipe (no "
             "seek) and FastFile while File fits; many small objects (median under "
-            f"{capacity._size(capacity.SMALL_OBJECT_BYTES)}) with File's startup at least "
+            f"{format_size(capacity.SMALL_OBJECT_BYTES)}) with File's startup at least "
             f"{capacity.STARTUP_DOMINATES:.0%} of its job rule out File; of the rest, job times "
             f"within {capacity.NEAR_FASTEST - 1:.0%} of the fastest are equal and the cheaper "
             "requests, then the higher AU, win."

@@ -33,7 +33,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bench.units import GB, GIB
+from bench.units import GIB, format_seconds, format_size
 from bench.vocabulary import MODES
 
 MODE_NAMES = {"file": "File", "pipe": "Pipe", "fastfile": "FastFile"}
@@ -212,7 +212,10 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
             fast = measured.get("fastfile")
             detail = ""
             if fast is not None and file is not None:
-                detail = f": epoch {_s(fast.epoch_s)} against File's {_s(file.epoch_s)}"
+                detail = (
+                    f": epoch {format_seconds(fast.epoch_s)} "
+                    f"against File's {format_seconds(file.epoch_s)}"
+                )
             ruled_out["fastfile"] = (
                 "random reads make FastFile fetch each record on demand, slower than File's "
                 f"local copy{detail}"
@@ -227,15 +230,16 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
         and file.startup_s / file.job_s >= STARTUP_DOMINATES
     ):
         others = ", ".join(
-            f"{MODE_NAMES[m]} starts in {_s(measured[m].startup_s)}"
+            f"{MODE_NAMES[m]} starts in {format_seconds(measured[m].startup_s)}"
             for m in remaining
             if m != "file"
         )
         ruled_out["file"] = (
-            f"many small objects (median {_size(figures.median_object_bytes)}, under the "
-            f"{_size(SMALL_OBJECT_BYTES)} AWS suggests for File) and a short job: File's "
-            f"download takes {_s(file.startup_s)}, {file.startup_s / file.job_s:.0%} of its "
-            f"{_s(file.job_s)} job; {others}"
+            f"many small objects (median {format_size(figures.median_object_bytes)}, under the "
+            f"{format_size(SMALL_OBJECT_BYTES)} AWS suggests for File) and a short job: File's "
+            f"download takes {format_seconds(file.startup_s)}, "
+            f"{file.startup_s / file.job_s:.0%} of its "
+            f"{format_seconds(file.job_s)} job; {others}"
         )
         remaining.remove("file")
 
@@ -254,7 +258,7 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
     reasons = [_job_line(pick, chosen, measured, remaining)]
     if pick != fastest:
         reasons.append(
-            f"{MODE_NAMES[fastest]} is {_s(measured[fastest].job_s)}, within "
+            f"{MODE_NAMES[fastest]} is {format_seconds(measured[fastest].job_s)}, within "
             f"{NEAR_FASTEST - 1:.0%} of {MODE_NAMES[pick]}; {MODE_NAMES[pick]} makes "
             f"{chosen.gets:,} GETs against {measured[fastest].gets:,} "
             f"(${figures.request_usd(pick):.4f} against ${figures.request_usd(fastest):.4f})"
@@ -267,11 +271,13 @@ def _job_line(
     pick: str, chosen: ModeFigures, measured: Mapping[str, ModeFigures], remaining: list[str]
 ) -> str:
     line = (
-        f"{MODE_NAMES[pick]}: starts in {_s(chosen.startup_s)}, job {_s(chosen.job_s)}, AU "
+        f"{MODE_NAMES[pick]}: starts in {format_seconds(chosen.startup_s)}, "
+        f"job {format_seconds(chosen.job_s)}, AU "
         f"{_finite(chosen.au):.2f}"
     )
     others = [
-        f"{MODE_NAMES[m]} {_s(measured[m].startup_s)} / {_s(measured[m].job_s)} / "
+        f"{MODE_NAMES[m]} {format_seconds(measured[m].startup_s)} / "
+        f"{format_seconds(measured[m].job_s)} / "
         f"{_finite(measured[m].au):.2f}"
         for m in remaining
         if m != pick
@@ -314,26 +320,6 @@ def _mode_line(
 
 def _finite(value: float) -> float:
     return value if isinstance(value, int | float) and math.isfinite(value) else 0.0
-
-
-def _s(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "n/a"
-    if seconds < 120:
-        return f"{seconds:.2f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
-
-
-def _size(nbytes: float) -> str:
-    from bench.units import format_bytes
-
-    if nbytes >= GB and nbytes % GB == 0:
-        return f"{nbytes / GB:g} GB"
-    if nbytes >= 1000**2 and nbytes % 1000**2 == 0:
-        return f"{nbytes / 1000**2:g} MB"
-    return format_bytes(nbytes)
 
 
 def _gib(nbytes: float) -> str:
