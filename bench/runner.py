@@ -329,6 +329,7 @@ def run_scenario(
                 ) from exc
 
             def check_volumes(dataset: Dataset) -> None:
+                scenario.check_live(dataset.sizes)
                 if "file" in scenario.modes:
                     plans = shard_plans(
                         dataset,
