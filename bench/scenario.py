@@ -299,6 +299,8 @@ def _number(minimum: float) -> Callable[[Any], float]:
             raise ValueError(f"must be a number >= {minimum}")
         if value < minimum:
             raise ValueError(f"must be >= {minimum}")
+        if isinstance(value, int) and value > 2**1000:  # beyond a float: out of every range
+            raise ValueError("is too large")
         return float(value)
 
     return check
@@ -450,7 +452,7 @@ def _check_range(where: str, value: Any) -> None:
     if allowed is None or not isinstance(value, int | float):
         return
     if not allowed.allows(value):  # NaN fails every comparison, so it lands here too
-        finite = "" if math.isfinite(value) else "finite, "
+        finite = "finite, " if isinstance(value, float) and not math.isfinite(value) else ""
         raise ValueError(f"must be {finite}{allowed.text()} ({allowed.why})")
 
 

@@ -38,7 +38,10 @@ def shown(value: object, limit: int = 60) -> str:
     """``repr`` for a one-line message: short, and safe for ints too long to print."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
         return f"<a number of about {int(value.bit_length() * 0.30103)} digits>"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int inside a list or table too long to print
+        return f"<a {type(value).__name__} holding a number too long to print>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
