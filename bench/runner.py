@@ -329,7 +329,6 @@ def run_scenario(
                 ) from exc
 
             def check_volumes(dataset: Dataset) -> None:
-                scenario.check_live(dataset.sizes)
                 if "file" in scenario.modes:
                     plans = shard_plans(
                         dataset,
@@ -338,6 +337,7 @@ def run_scenario(
                         scenario.distribution.assignment,
                     )
                     _check_disk(root, sum(p.total_bytes for p in plans))
+                scenario.check_live(dataset.sizes)
 
             dataset, extra = prepare_dataset(
                 endpoint, scenario, progress=progress, confirm=confirm, check=check_volumes
