@@ -1,9 +1,14 @@
-"""Parsing and formatting of byte sizes and rates ("64KiB", "1.5 GB", "100MB/s")."""
+"""Parsing and formatting of byte sizes and rates ("64KiB", "1.5 GB", "100MB/s").
+
+Text is read exactly (``decimal``), never through a float: "1e400 B" is a number too large,
+not an OverflowError, and "1.1 KiB" is 1126.4 bytes, which no size can be.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from typing import Any
 
 _UNITS = {
@@ -24,23 +29,77 @@ _UNITS = {
 }
 _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
+LARGEST_NUMBER = 2**63 - 1
+"""No size or rate above this is read: byte counts are int64 in every table stagebench writes."""
 
-def parse_size(value: int | float | str) -> int:
-    """Return a byte count from an int, a float or a string such as "64KiB" or "1.5GB".
+_UNIT_HELP = "use a number of bytes or a unit from B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
 
-    Raises ValueError naming the accepted units when the text cannot be read.
-    """
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr`` for a one-line message: short, and safe for ints too long to print."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        return f"<a number of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        text = repr(value)
+    except ValueError:  # an int inside a list or table too long to print
+        return f"<a {type(value).__name__} holding a number too long to print>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _exact(value: int | float | str, *, whole: bool) -> Decimal:
+    """The exact value of a number or of size text, in bytes; ValueError when there is none
+    (or, with ``whole``, when it is not a whole number)."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a size; give bytes or a string such as '64KiB'")
-    if isinstance(value, int | float):
-        return int(value)
+        raise ValueError(f"{shown(value)} is not a size; give bytes or a string such as '64KiB'")
+    if isinstance(value, int):
+        if abs(value) > LARGEST_NUMBER:
+            raise ValueError(f"{shown(value)} is too large; the largest number read is 2**63 - 1")
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{shown(value)} is not a finite number")
+        if abs(value) > LARGEST_NUMBER:
+            raise ValueError(f"{shown(value)} is too large; the largest number read is 2**63 - 1")
+        return Decimal(value)
     match = _SIZE_RE.match(str(value))
     if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError(
-            f"{value!r} is not a size; use a number of bytes or a unit from "
-            "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
-        )
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+        raise ValueError(f"{shown(value)} is not a size; {_UNIT_HELP}")
+    try:
+        number = Decimal(match.group(1))
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
+        raise ValueError(f"{shown(value)} is not a size; {_UNIT_HELP}") from exc
+    # Compared before multiplying, so "1e999999999" costs nothing and cannot overflow.
+    if number > LARGEST_NUMBER:
+        raise ValueError(f"{shown(value)} is too large; the largest number read is 2**63 - 1")
+    unit = _UNITS[match.group(2).lower()]
+    with localcontext() as context:
+        # Enough digits for any product below 2**63 * 1024**4 to be exact. A digit that does not
+        # fit lies far below one byte: the value is then not whole, and what is dropped cannot
+        # matter to a rate.
+        context.prec = 60
+        context.traps[Inexact] = True
+        try:
+            exact = number * unit
+        except Inexact:
+            context.traps[Inexact] = False
+            exact = number * unit
+            if whole:
+                raise ValueError(f"{shown(value)} is not a whole number of bytes") from None
+    if exact > LARGEST_NUMBER:
+        raise ValueError(f"{shown(value)} is too large; the largest number read is 2**63 - 1")
+    return exact
+
+
+def parse_size(value: int | float | str) -> int:
+    """Return a byte count from an int, a whole float or a string such as "64KiB" or "1.5GB".
+
+    Raises ValueError for text it cannot read, for a value that is not a whole number of bytes,
+    and for anything beyond 2**63 - 1 (infinities and NaN included).
+    """
+    exact = _exact(value, whole=True)
+    if exact != exact.to_integral_value():
+        raise ValueError(f"{shown(value)} is not a whole number of bytes")
+    return int(exact)
 
 
 def parse_rate(value: int | float | str) -> float:
@@ -49,8 +108,8 @@ def parse_rate(value: int | float | str) -> float:
         text = value.strip()
         if text.lower().endswith("/s"):
             text = text[:-2]
-        return float(parse_size(text))
-    return float(parse_size(value))
+        return float(_exact(text, whole=False))
+    return float(_exact(value, whole=False))
 
 
 def format_bytes(count: float) -> str:

@@ -16,36 +16,53 @@ from typing import Any
 
 from bench.core.model import Storage
 from bench.errors import ScenarioError
-from bench.units import MIB
+from bench.units import MIB, shown
 
 PROFILE_VERSION = 1
 VOLUME_KINDS = ("gp2", "nvme", "none")
 
 
-# section -> key -> (minimum, required). Values are numbers unless listed in _TEXT.
-_SCHEMA: dict[str, dict[str, tuple[float, bool]]] = {
-    "profile": {"version": (1, True)},
+RATE_MAX = 1e13  # bytes/s: 10 TB/s, beyond any endpoint's aggregate (a NIC tops at 400 GB/s)
+MS_MAX = 60_000.0  # botocore gives up on a read after 60 s
+VOLUME_MAX_GIB = 65_536.0  # the largest EBS volume, 64 TiB
+
+# section -> key -> (minimum, maximum, required). Values are numbers unless listed in _TEXT.
+_SCHEMA: dict[str, dict[str, tuple[float, float, bool]]] = {
+    "profile": {"version": (1, 1_000, True)},
     "latency": {
-        "first_byte_p50_ms": (0.0, True),
-        "first_byte_p90_ms": (0.0, False),
-        "first_byte_p99_ms": (0.0, False),
+        "first_byte_p50_ms": (0.0, MS_MAX, True),
+        "first_byte_p90_ms": (0.0, MS_MAX, False),
+        "first_byte_p99_ms": (0.0, MS_MAX, False),
     },
-    "bandwidth": {"connection": (1.0, True), "host_nic": (0.0, False), "endpoint": (0.0, False)},
+    "bandwidth": {
+        "connection": (1.0, RATE_MAX, True),
+        "host_nic": (0.0, RATE_MAX, False),
+        "endpoint": (0.0, RATE_MAX, False),
+    },
     "requests": {
-        "get_per_s_per_prefix": (0.0, False),
-        "endpoint_get_per_s": (0.0, False),
-        "burst_first_answer_ms_per_request": (0.0, False),
+        "get_per_s_per_prefix": (0.0, 1e9, False),
+        "endpoint_get_per_s": (0.0, 1e9, False),
+        "burst_first_answer_ms_per_request": (0.0, MS_MAX, False),
     },
     "list": {
-        "page_base_s": (0.0, True),
-        "page_per_key_in_bucket_s": (0.0, False),
-        "page_per_key_listed_s": (0.0, False),
-        "parallel": (0.0, False),
+        "page_base_s": (0.0, 60.0, True),
+        "page_per_key_in_bucket_s": (0.0, 1.0, False),
+        "page_per_key_listed_s": (0.0, 1.0, False),
+        "parallel": (0.0, 1024.0, False),
     },
-    "volume": {"size_gib": (0.0, False), "write": (0.0, False), "read": (0.0, False)},
-    "prices": {"get_per_1000": (0.0, False), "list_per_1000": (0.0, False)},
-    "client": {"md5": (0.0, False), "timer_tick_ms": (0.0, False), "timer_wake_ms": (0.0, False)},
+    "volume": {
+        "size_gib": (0.0, VOLUME_MAX_GIB, False),
+        "write": (0.0, RATE_MAX, False),
+        "read": (0.0, RATE_MAX, False),
+    },
+    "prices": {"get_per_1000": (0.0, 1_000.0, False), "list_per_1000": (0.0, 1_000.0, False)},
+    "client": {
+        "md5": (0.0, RATE_MAX, False),
+        "timer_tick_ms": (0.0, 1_000.0, False),
+        "timer_wake_ms": (0.0, 1_000.0, False),
+    },
 }
+_WHOLE = {("profile", "version")}
 _TEXT = {
     ("profile", "name"),
     ("profile", "description"),
@@ -177,8 +194,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
 def parse_profile(text: str, *, path: Path) -> Profile:
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: not valid TOML: {exc}") from exc
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
+        raise ProfileError(f"{path}: not valid TOML: {exc}".splitlines()[0]) from exc
     return build_profile(raw, path=path)
 
 
@@ -199,16 +216,24 @@ def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
                 f"{path}: unknown key {section}.{extra[0]}; allowed in [{section}]: "
                 f"{', '.join(allowed)}"
             )
-        for key, (minimum, required) in keys.items():
+        for key, (minimum, maximum, required) in keys.items():
             if key not in given:
                 if required:
                     raise ProfileError(f"{path}: {section}.{key} is missing; it is required")
                 continue
             value = given[key]
+            allowed = f">= {minimum:g} and <= {maximum:g}"
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ProfileError(f"{path}: {section}.{key} = {value!r}: must be a number")
-            if not math.isfinite(value) or value < minimum:
-                raise ProfileError(f"{path}: {section}.{key} = {value!r}: must be >= {minimum:g}")
+                raise ProfileError(
+                    f"{path}: {section}.{key} = {shown(value)}: must be a number {allowed}"
+                )
+            whole = (section, key) in _WHOLE
+            # NaN fails both comparisons; an int too big for a float fails the second.
+            if not minimum <= value <= maximum or (whole and not isinstance(value, int)):
+                kind = "a whole number" if whole else "a finite number"
+                raise ProfileError(
+                    f"{path}: {section}.{key} = {shown(value)}: must be {kind} {allowed}"
+                )
             values[(section, key)] = float(value)
         for s, key in _TEXT:
             if s == section and key in given:

@@ -6,6 +6,7 @@ allowed, so a typo never surfaces as a traceback from deep inside a run.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -13,12 +14,93 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.core.sizes import MAX_OBJECT_SIZE
 from bench.errors import ScenarioError
-from bench.units import parse_rate, parse_size
+from bench.units import format_bytes, parse_rate, parse_size, shown
 from bench.vocabulary import ASSIGNMENTS, DISTRIBUTIONS, MODES
 
 CHECKSUM_SETTINGS = ("when_required", "when_supported")
 ACCESS_PATTERNS = ("sequential", "random")
+
+
+# --- numeric ranges: what a real job can need, and why the bound is where it is ------------
+# Every number of a scenario is checked against this table at load time, for every command, so
+# an absurd value (inf, nan, 1e400, 10**12 epochs) is one line naming the field and its range,
+# never a traceback, a hang or a run that exhausts the machine.
+
+KIB, MIB, GIB = 1024, 1024**2, 1024**3
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of one numeric field: ``low`` … ``high`` (or exactly 0 with ``zero``)."""
+
+    low: float
+    high: float
+    unit: str  # "bytes" and "bytes/s" are shown with binary units
+    why: str
+    zero: str = ""  # what 0 means when 0 is allowed below ``low`` (e.g. "uncapped")
+
+    def allows(self, value: float) -> bool:
+        return (self.zero and value == 0) or self.low <= value <= self.high
+
+    def text(self) -> str:
+        def show(number: float) -> str:
+            if self.unit.startswith("bytes") and number >= KIB:
+                per = "/s" if self.unit == "bytes/s" else ""
+                return f"{number:.0f} ({format_bytes(number)}{per})"
+            return f"{number:g}" if isinstance(number, float) else str(number)
+
+        unit = {"bytes": " bytes", "bytes/s": " bytes/s"}.get(self.unit, f" {self.unit}")
+        span = f">= {show(self.low)} and <= {show(self.high)}{unit.rstrip()}"
+        return f"0 ({self.zero}) or {span}" if self.zero else span
+
+
+SEED_MAX = 2**64 - 1
+RATE_MAX = 10**12  # bytes/s: the fastest EC2 NIC is 3,200 Gbit/s (400 GB/s)
+
+RANGES: dict[str, Range] = {
+    "dataset.objects": Range(1, 10_000_000, "objects", "startup sweeps go to 10^7 files"),
+    "dataset.seed": Range(0, SEED_MAX, "", "a 64-bit seed"),
+    "cluster.hosts": Range(1, 10_000, "hosts", "beyond the largest training clusters"),
+    "cluster.concurrency": Range(1, 1024, "connections", "one host's connection pool"),
+    "cluster.nic_bandwidth": Range(
+        1000, RATE_MAX, "bytes/s", "the fastest EC2 NIC is 400 GB/s", zero="uncapped"
+    ),
+    "cluster.first_byte_latency_ms": Range(
+        0.0, 60_000.0, "ms", "botocore gives up on a read after 60 s"
+    ),
+    "cluster.hourly_price": Range(0.0, 10_000.0, "USD/h", "the dearest instance is far below"),
+    "storage.max_attempts": Range(1, 100, "attempts", "more only hides a broken endpoint"),
+    "pipe.prefetch": Range(1, 1024, "objects", "each prefetched object holds chunks in memory"),
+    "pipe.chunk_size": Range(KIB, GIB, "bytes", "a chunk is held in memory"),
+    "fastfile.part_size": Range(KIB, 5 * GIB, "bytes", "S3's largest part is 5 GiB"),
+    "fastfile.read_ahead": Range(0, 64, "parts", "each part read ahead is held in memory"),
+    "fastfile.record_size": Range(1, GIB, "bytes", "a record is held in memory"),
+    "fastfile.reads_per_file": Range(1, 100_000, "reads", "a row per read is logged"),
+    "training.epochs": Range(1, 1000, "epochs", "every epoch repeats every read"),
+    "training.compute_rate": Range(
+        1000, RATE_MAX, "bytes/s", "no accelerator eats data faster", zero="no compute"
+    ),
+    "training.step_bytes": Range(1, 4 * GIB, "bytes", "a step's data is held in memory"),
+    "training.shuffle_seed": Range(0, SEED_MAX, "", "a 64-bit seed"),
+    "report.model_gb": Range(0.0, 65_536.0, "GiB", "the largest EBS volume is 64 TiB"),
+    "report.checkpoint_gb": Range(0.0, 65_536.0, "GiB", "the largest EBS volume is 64 TiB"),
+    "report.scratch_gb": Range(0.0, 65_536.0, "GiB", "the largest EBS volume is 64 TiB"),
+    "report.headroom": Range(0.0, 10.0, "fraction", "10 is 1000% spare"),
+    "report.container_size": Range(
+        MIB, MAX_OBJECT_SIZE, "bytes", "the largest S3 object is 48.8 TiB"
+    ),
+}
+"""Allowed values of every numeric scenario field; the README's range table mirrors it."""
+
+OBJECT_SIZE = Range(1, MAX_OBJECT_SIZE, "bytes", "the largest S3 object is 48.8 TiB")
+"""Sizes in ``[dataset.sizes]`` (size, min, max, median): one object each."""
+
+# What a live run may hold in memory: requests are logged as a row each (a few hundred bytes),
+# and a consumer step is an await however small.
+MAX_LIVE_EVENTS = 20_000_000
+MAX_LIVE_STEPS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -121,6 +203,80 @@ class Scenario:
     report: ReportConfig
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
+    def check_live(self, sizes: Any, *, memory_bytes: int | None = None) -> None:
+        """Refuse, in one line naming what to change, a live run over objects of ``sizes`` that
+        would log more requests, take more consumer steps or hold more buffers at once than
+        this machine (``memory_bytes``, default its physical memory) can give it.
+
+        Each field is in range on its own; this checks their products before anything is
+        allocated: objects × hosts × epochs of event rows, hosts × prefetch × chunk_size of
+        Pipe buffers, and so on.
+        """
+        import numpy as np
+
+        sizes = np.asarray(sizes, dtype=np.int64)
+        hosts, epochs = self.cluster.hosts, self.training.epochs
+        # Copies of each object read per epoch: every host reads all of a replicated dataset.
+        copies = 1 if self.distribution.type == "ShardedByS3Key" else hosts
+        objects, largest = int(sizes.size), int(sizes.max(initial=0))
+        total = float(sizes.sum(dtype=np.float64))
+        step = self.training.step_bytes
+        held_step = min(step, max(largest, 1))
+        ff, pipe = self.fastfile, self.pipe
+        events: dict[str, float] = {}
+        steps: dict[str, float] = {}
+        buffers: dict[str, tuple[float, str]] = {}
+        for mode in self.modes:
+            read_bytes = total * copies * epochs
+            if mode == "file":
+                events[mode] = objects * copies  # downloaded once, trained from the volume
+                held = hosts * (self.cluster.concurrency * MIB + held_step)
+                buffers[mode] = (held, "cluster.concurrency or training.step_bytes")
+            elif mode == "pipe":
+                events[mode] = objects * copies * epochs
+                held = hosts * (pipe.prefetch * 3 * pipe.chunk_size + min(held_step, 8 * MIB))
+                buffers[mode] = (held, "pipe.prefetch or pipe.chunk_size")
+            elif ff.access == "random":
+                events[mode] = objects * copies * epochs * ff.reads_per_file
+                read_bytes = events[mode] * min(ff.record_size, max(largest, 1))
+                held = hosts * 2 * min(ff.record_size, max(largest, 1))
+                buffers[mode] = (held, "fastfile.record_size")
+            else:
+                parts = float(np.ceil(sizes / ff.part_size).sum())
+                events[mode] = parts * copies * epochs
+                held = hosts * ((ff.read_ahead + 1) * ff.part_size + 2 * held_step)
+                buffers[mode] = (held, "fastfile.read_ahead, fastfile.part_size")
+            steps[mode] = read_bytes / step
+        where = f"{self.path}: a live run"
+        if sum(events.values()) > MAX_LIVE_EVENTS:
+            detail = ", ".join(f"{m} {n:,.0f}" for m, n in events.items())
+            raise ScenarioError(
+                f"{where} would log {sum(events.values()):,.0f} requests ({detail}; "
+                f"{objects:,} objects × {copies:,} copies × {epochs:,} epochs), more than the "
+                f"{MAX_LIVE_EVENTS:,} it keeps in memory; lower training.epochs, dataset.objects "
+                "or cluster.hosts, or use the model ('stagebench startup --no-live')"
+            )
+        mode = max(steps, key=steps.__getitem__)
+        if steps[mode] > MAX_LIVE_STEPS:
+            raise ScenarioError(
+                f"{where} would take {steps[mode]:,.0f} training steps in {mode} mode "
+                f"({format_bytes(total)} × {copies:,} copies × {epochs:,} epochs in steps of "
+                f"{format_bytes(step)}), more than {MAX_LIVE_STEPS:,}; raise training.step_bytes"
+            )
+        if memory_bytes is None:
+            try:
+                memory_bytes = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            except (ValueError, OSError):
+                return  # no figure on this platform: nothing to compare against
+        mode = max(buffers, key=lambda m: buffers[m][0])
+        held, knobs = buffers[mode]
+        if held > memory_bytes / 2:
+            raise ScenarioError(
+                f"{where} would hold {format_bytes(held)} of buffers at once in {mode} mode "
+                f"({hosts:,} hosts), more than half of this machine's "
+                f"{format_bytes(memory_bytes)}; lower {knobs}, or cluster.hosts"
+            )
+
 
 # --- validators: each takes the raw value and returns the clean one or raises ValueError -----
 
@@ -142,6 +298,8 @@ def _number(minimum: float) -> Callable[[Any], float]:
             raise ValueError(f"must be a number >= {minimum}")
         if value < minimum:
             raise ValueError(f"must be >= {minimum}")
+        if isinstance(value, int) and value > 2**1000:  # beyond a float: out of every range
+            raise ValueError("is too large")
         return float(value)
 
     return check
@@ -312,7 +470,25 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
 
 
 def _fail(path: Path, where: str, value: Any, why: str) -> ScenarioError:
-    return ScenarioError(f"{path}: {where} = {value!r}: {why}")
+    return ScenarioError(f"{path}: {where} = {shown(value)}: {why}")
+
+
+def _check_range(where: str, value: Any) -> None:
+    """The validate stage for numbers: ValueError unless ``value`` is in the field's range."""
+    allowed = RANGES.get(where)
+    if allowed is None or not isinstance(value, int | float):
+        return
+    if not allowed.allows(value):  # NaN fails every comparison, so it lands here too
+        finite = "finite, " if isinstance(value, float) and not math.isfinite(value) else ""
+        raise ValueError(f"must be {finite}{allowed.text()} ({allowed.why})")
+
+
+def _with_range(where: str, why: str) -> str:
+    """A type error's message with the field's range added, so one line says what to write."""
+    allowed = RANGES.get(where)
+    if allowed is None or why.startswith("must be finite") or allowed.text() in why:
+        return why
+    return f"{why}; allowed: {allowed.text()}"
 
 
 def _section(path: Path, raw: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -333,8 +509,10 @@ def _section(path: Path, raw: Mapping[str, Any], name: str) -> dict[str, Any]:
             continue
         try:
             clean[key] = validator(given[key])
+            _check_range(f"{name}.{key}", clean[key])
         except ValueError as exc:
-            raise _fail(path, f"{name}.{key}", given[key], str(exc)) from exc
+            why = _with_range(f"{name}.{key}", str(exc))
+            raise _fail(path, f"{name}.{key}", given[key], why) from exc
     return clean
 
 
@@ -368,7 +546,8 @@ def _convert_size_spec(path: Path, spec: Any, where: str) -> dict[str, Any]:
             try:
                 out[key] = parse_size(value)
             except ValueError as exc:
-                raise _fail(path, f"{where}.{key}", value, str(exc)) from exc
+                why = f"{exc}; allowed: {OBJECT_SIZE.text()} ({OBJECT_SIZE.why})"
+                raise _fail(path, f"{where}.{key}", value, why) from exc
     return out
 
 
@@ -420,8 +599,8 @@ def load_scenario(path: str | Path, *, overrides: Mapping[str, Any] | None = Non
         raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror}") from exc
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
+        raise ScenarioError(f"{path}: not valid TOML: {exc}".splitlines()[0]) from exc
     return build_scenario(raw, path=path, overrides=overrides)
 
 

@@ -10,7 +10,7 @@ into an int before it gets here)::
         {"weight": 0.1, "distribution": "pareto", "alpha": 1.2, "min": 104857600},
     ]}
 
-Every sample is a whole number of bytes between 1 and 5 TiB (the largest object S3 stores), so
+Every sample is a whole number of bytes between 1 and 48.8 TiB (the largest object S3 stores), so
 heavy tails cannot overflow int64 and an empty object never appears by accident.
 """
 
@@ -22,8 +22,16 @@ from typing import Any
 
 import numpy as np
 
-MAX_OBJECT_SIZE = 5 * 1024**4
-"""The largest object S3 accepts (5 TiB); samples above it are capped there."""
+MAX_OBJECT_SIZE = 10_000 * 5 * 1024**3
+"""The largest object S3 accepts: 10,000 parts of 5 GiB, 48.8 TiB ("50 TB"; 5 TiB until December
+2025; https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html). Samples above it are
+capped there."""
+
+# Upper bounds of the shape parameters: far beyond any measured dataset, low enough that every
+# sum and power of them stays finite.
+MAX_SIGMA = 10.0
+MAX_ALPHA = 100.0
+MAX_WEIGHT = 1e9
 
 SIZE_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "fixed": ("size",),
@@ -53,14 +61,16 @@ def check_size_spec(spec: Mapping[str, Any], *, name: str = "sizes") -> None:
     """
     if not isinstance(spec, Mapping):
         raise ValueError(
-            f"{name} = {spec!r}: must be a table with a 'distribution' key and its parameters"
+            f"{name} = {_shown(spec)}: must be a table with a 'distribution' key and its parameters"
         )
     known = ", ".join(SIZE_DISTRIBUTIONS)
     if "distribution" not in spec:
         raise ValueError(f"{name}.distribution is missing: use one of {known}")
     distribution = spec["distribution"]
-    if distribution not in SIZE_DISTRIBUTIONS:
-        raise ValueError(f"{name}.distribution = {distribution!r}: unknown; use one of {known}")
+    if not isinstance(distribution, str) or distribution not in SIZE_DISTRIBUTIONS:
+        raise ValueError(
+            f"{name}.distribution = {_shown(distribution)}: unknown; use one of {known}"
+        )
     required = SIZE_DISTRIBUTIONS[distribution]
     allowed = ("distribution", *required, *OPTIONAL_PARAMETERS.get(distribution, ()))
     for key in spec:
@@ -79,9 +89,9 @@ def check_size_spec(spec: Mapping[str, Any], *, name: str = "sizes") -> None:
         if key in _SIZE_PARAMETERS:
             _check_bytes(value, f"{name}.{key}")
     if distribution == "lognormal":
-        _check_number(spec["sigma"], f"{name}.sigma", minimum=0.0, strict=False)
+        _check_number(spec["sigma"], f"{name}.sigma", minimum=0.0, strict=False, maximum=MAX_SIGMA)
     elif distribution == "pareto":
-        _check_number(spec["alpha"], f"{name}.alpha", minimum=0.0, strict=True)
+        _check_number(spec["alpha"], f"{name}.alpha", minimum=0.0, strict=True, maximum=MAX_ALPHA)
     if "min" in spec and "max" in spec and spec["max"] < spec["min"]:
         raise ValueError(f"{name}.max = {spec['max']!r}: must be >= {name}.min = {spec['min']!r}")
 
@@ -185,44 +195,64 @@ def _check_components(components: Any, name: str) -> None:
         or len(components) == 0
     ):
         raise ValueError(
-            f"{name}.components = {components!r}: must be a non-empty list of tables, "
+            f"{name}.components = {_shown(components)}: must be a non-empty list of tables, "
             "each with a weight and a distribution"
         )
     for index, component in enumerate(components):
         component_name = f"{name}.components[{index}]"
         if not isinstance(component, Mapping):
             raise ValueError(
-                f"{component_name} = {component!r}: must be a table with a weight and a "
+                f"{component_name} = {_shown(component)}: must be a table with a weight and a "
                 "distribution"
             )
         if "weight" not in component:
             raise ValueError(f"{component_name}.weight is missing: give each component a weight")
-        _check_number(component["weight"], f"{component_name}.weight", minimum=0.0, strict=True)
+        _check_number(
+            component["weight"],
+            f"{component_name}.weight",
+            minimum=0.0,
+            strict=True,
+            maximum=MAX_WEIGHT,
+        )
         check_size_spec(
             {key: value for key, value in component.items() if key != "weight"},
             name=component_name,
         )
 
 
-def _check_number(value: Any, name: str, *, minimum: float, strict: bool) -> None:
+def _check_number(
+    value: Any, name: str, *, minimum: float, strict: bool, maximum: float = math.inf
+) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} = {value!r}: must be a number")
+        raise ValueError(f"{name} = {_shown(value)}: must be a number")
+    # An int too large for a float is out of range, not an OverflowError.
+    if isinstance(value, int) and abs(value) > 2**1000:
+        raise ValueError(f"{name} = {_shown(value)}: must be <= {maximum:g}")
     if not math.isfinite(value):
-        raise ValueError(f"{name} = {value!r}: must be finite")
+        raise ValueError(f"{name} = {_shown(value)}: must be finite")
     if strict and value <= minimum:
-        raise ValueError(f"{name} = {value!r}: must be > {minimum:g}")
+        raise ValueError(f"{name} = {_shown(value)}: must be > {minimum:g}")
     if not strict and value < minimum:
-        raise ValueError(f"{name} = {value!r}: must be >= {minimum:g}")
+        raise ValueError(f"{name} = {_shown(value)}: must be >= {minimum:g}")
+    if value > maximum:
+        raise ValueError(f"{name} = {_shown(value)}: must be <= {maximum:g}")
+
+
+def _shown(value: Any) -> str:
+    from bench.units import shown
+
+    return shown(value)
 
 
 def _check_bytes(value: Any, name: str) -> None:
     if isinstance(value, str):
         raise ValueError(
-            f"{name} = {value!r}: must be a number of bytes; convert text such as '64KiB' "
+            f"{name} = {_shown(value)}: must be a number of bytes; convert text such as '64KiB' "
             "with bench.units.parse_size first"
         )
     _check_number(value, name, minimum=1.0, strict=False)
     if value > MAX_OBJECT_SIZE:
         raise ValueError(
-            f"{name} = {value!r}: must be <= {MAX_OBJECT_SIZE} (5 TiB, the largest S3 object)"
+            f"{name} = {_shown(value)}: must be <= {MAX_OBJECT_SIZE} "
+            "(48.8 TiB, the largest S3 object)"
         )

@@ -180,6 +180,7 @@ def _largest_shard(run: RunData) -> tuple[int | None, int]:
 def _measured_figures(run: RunData) -> dict[str, ModeFigures]:
     figures = {}
     for mode, job in (run.summary.get("modes") or {}).items():
+        job = {key: value for key, value in job.items() if value is not None}  # null: no figure
         figures[mode] = ModeFigures(
             startup_s=float(job.get("startup_s", math.nan)),
             job_s=float(job.get("end_s", math.nan)),
@@ -366,6 +367,7 @@ def _mode_costs(facts: Facts) -> dict[str, dict[str, Any]]:
 
     out = {}
     for mode, job in (facts.run.summary.get("modes") or {}).items():
+        job = {key: value for key, value in job.items() if value is not None}  # null: no figure
         hosts = int(job.get("hosts", 0))
         job_s = float(job.get("end_s", math.nan))
         requests_usd = (

@@ -18,8 +18,14 @@ import numpy as np
 if TYPE_CHECKING:
     from bench.s3.client import Endpoint
 
-from bench.config.scenario import DatasetConfig, Scenario
+from bench.config.scenario import RANGES, DatasetConfig, Scenario
+from bench.core.sizes import MAX_OBJECT_SIZE
 from bench.errors import SafetyError, ScenarioError, StagebenchError
+from bench.units import shown
+
+MAX_MANIFEST_ROWS = int(RANGES["dataset.objects"].high)
+MAX_DATASET_BYTES = 2**62
+"""4 EiB: far beyond any dataset, and every byte total (per host, per epoch) stays in int64."""
 
 
 @dataclass(frozen=True)
@@ -56,14 +62,19 @@ def synthetic_keys(prefix: str, count: int) -> list[str]:
 
 
 def read_manifest(path: Path) -> tuple[list[str], np.ndarray]:
-    """Keys and sizes from a CSV or Parquet file with columns key,size."""
+    """Keys and sizes from a CSV or Parquet file with columns key,size.
+
+    Sizes are read exactly: a fraction, a negative number or a size beyond the largest S3
+    object is an error naming the row, never truncated or wrapped by a cast to int64.
+    """
     import pandas as pd
 
     try:
         if path.suffix.lower() == ".parquet":
             table = pd.read_parquet(path)
         else:
-            table = pd.read_csv(path, dtype={"key": str})
+            # Sizes as text: a float or int64 parse would round 2**63 or wrap it negative.
+            table = pd.read_csv(path, dtype={"key": str, "size": str}, keep_default_na=False)
     except Exception as exc:
         raise ScenarioError(f"{path}: cannot read manifest: {exc}".splitlines()[0]) from exc
     missing = {"key", "size"} - set(table.columns)
@@ -72,19 +83,59 @@ def read_manifest(path: Path) -> tuple[list[str], np.ndarray]:
             f"{path}: manifest lacks column(s) {', '.join(sorted(missing))}; "
             "it needs a header row 'key,size'"
         )
-    sizes = pd.to_numeric(table["size"], errors="coerce")
-    bad = sizes.isna() | (sizes < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    if len(table) == 0:
+        raise ScenarioError(f"{path}: manifest has no rows")
+    if len(table) > MAX_MANIFEST_ROWS:
         raise ScenarioError(
-            f"{path}: manifest row {row + 2} has size {table['size'].iloc[row]!r}; "
-            "sizes must be whole numbers of bytes >= 0"
+            f"{path}: manifest has {len(table):,} rows, more than {MAX_MANIFEST_ROWS:,} "
+            "(the largest dataset.objects); split it into smaller scenarios"
+        )
+    sizes, bad = _manifest_sizes(table["size"])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ScenarioError(
+            f"{path}: manifest row {row + 2} has size {shown(_plain(table['size'].iloc[row]))}; "
+            f"sizes must be whole numbers of bytes from 0 to {MAX_OBJECT_SIZE} (48.8 TiB, the "
+            f"largest S3 object); {int(bad.sum())} row(s) in all"
         )
     if table["key"].isna().any() or table["key"].duplicated().any():
         raise ScenarioError(f"{path}: manifest keys must be present and unique")
-    if len(table) == 0:
-        raise ScenarioError(f"{path}: manifest has no rows")
-    return table["key"].astype(str).tolist(), sizes.to_numpy(dtype=np.int64)
+    total = float(sizes.sum(dtype=np.float64))
+    if total > MAX_DATASET_BYTES:
+        raise ScenarioError(
+            f"{path}: the manifest's sizes add up to {total:.3g} bytes, more than "
+            f"{MAX_DATASET_BYTES:.3g} (4 EiB); split it into smaller scenarios"
+        )
+    return table["key"].astype(str).tolist(), sizes
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _manifest_sizes(column: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A manifest's sizes as int64 and a mask of the rows that are not a size in range."""
+    import pandas as pd
+
+    values = column.to_numpy()
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_float_dtype(column.dtype):
+        # Compared as they are (uint64 and float64 included), before any cast to int64.
+        with np.errstate(invalid="ignore"):
+            ok = (values >= 0) & (values <= MAX_OBJECT_SIZE)
+            if pd.api.types.is_float_dtype(column.dtype):
+                ok &= np.isfinite(values) & (np.floor(values) == values)
+        ok = np.asarray(ok, dtype=bool)
+        sizes = np.where(ok, values, 0).astype(np.int64)
+        return sizes, ~ok
+    # Text (CSV, or a Parquet string column): digits, optionally ".0…" as floats print them.
+    text = column.astype(str).str.strip()
+    digits = text.str.extract(r"^\+?0*([0-9]+?)(?:\.0*)?$", expand=False)
+    longest = len(str(MAX_OBJECT_SIZE))
+    ok = digits.notna() & (digits.str.len() <= longest)
+    sizes = np.zeros(len(text), dtype=np.int64)
+    sizes[ok.to_numpy()] = digits[ok].astype(np.int64).to_numpy()
+    ok &= sizes <= MAX_OBJECT_SIZE
+    return sizes, ~ok.to_numpy()
 
 
 def build_dataset(config: DatasetConfig) -> Dataset:
@@ -95,6 +146,13 @@ def build_dataset(config: DatasetConfig) -> Dataset:
 
         rng = np.random.default_rng(config.seed)
         sizes = sample_sizes(config.sizes, config.objects, rng).astype(np.int64)
+        total = float(sizes.sum(dtype=np.float64))
+        if total > MAX_DATASET_BYTES:
+            raise ScenarioError(
+                f"dataset.sizes: {config.objects:,} objects drawn from these sizes hold "
+                f"{total:.3g} bytes, more than {MAX_DATASET_BYTES:.3g} (4 EiB); lower "
+                "dataset.objects or the sizes"
+            )
         keys = synthetic_keys(config.prefix, config.objects)
         content_index = np.arange(config.objects, dtype=np.int64)
     elif config.source == "manifest":

@@ -10,6 +10,7 @@ A folder that exists is never reused or overwritten.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -59,7 +60,21 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+    # allow_nan=False: a figure that is NaN or infinite must have become null by now, since
+    # bare NaN is not JSON and other readers refuse the file.
+    text = json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
+    _atomic_write(path, lambda p: p.write_text(text + "\n"))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (a figure with nothing to measure) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def write_csv(path: Path, frame: Any) -> None:

@@ -332,6 +332,7 @@ def run_scenario(
                         scenario.distribution.assignment,
                     )
                     _check_disk(root, sum(p.total_bytes for p in plans))
+                scenario.check_live(dataset.sizes)
 
             dataset, extra = prepare_dataset(
                 endpoint, scenario, progress=progress, confirm=confirm, check=check_volumes

@@ -171,7 +171,7 @@ def test_mixture_weights_set_the_component_shares():
         ({"distribution": "fixed", "size": 0}, ["sizes.size", "0", ">= 1"]),
         ({"distribution": "fixed", "size": True}, ["sizes.size", "True", "number"]),
         ({"distribution": "fixed", "size": float("nan")}, ["sizes.size", "nan", "finite"]),
-        ({"distribution": "fixed", "size": 6 * 1024**4}, ["sizes.size", "5 TiB"]),
+        ({"distribution": "fixed", "size": 49 * 1024**4}, ["sizes.size", "48.8 TiB"]),
         ({"distribution": "uniform", "min": 10, "max": 5}, ["sizes.max", "5", "sizes.min"]),
         ({"distribution": "pareto", "alpha": 0, "min": 10}, ["sizes.alpha", "0", "> 0"]),
         (
