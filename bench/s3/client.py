@@ -112,6 +112,76 @@ _CREDENTIAL_CODES = {
 }
 
 
+# The one classification of S3 error codes: codes -> (scope, message). Scope "endpoint": the
+# endpoint as a whole is unusable (EndpointError); "object": that object (ObjectError); "key":
+# an ObjectError when a key is known, else an EndpointError. Messages name the remedy.
+_CLIENT_ERRORS: tuple[tuple[frozenset[str], str, str], ...] = (
+    (
+        frozenset({"NoSuchBucket"}),
+        "endpoint",
+        "bucket {bucket!r} does not exist on {endpoint}; create it or fix dataset.bucket / "
+        "dataset.uri",
+    ),
+    (
+        frozenset({"NoSuchKey", "404"}),
+        "object",
+        "{where}: object not found{tries}; the dataset changed under the run",
+    ),
+    (
+        frozenset(_CREDENTIAL_CODES),
+        "endpoint",
+        "{endpoint} rejected the credentials ({code}); check "
+        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile",
+    ),
+    (
+        frozenset(_PERMISSION_CODES),
+        "endpoint",
+        "{where}: access denied ({code}); grant s3:GetObject/s3:ListBucket/s3:PutObject on it "
+        "or use another --profile",
+    ),
+    (
+        frozenset({"PreconditionFailed", "412"}),
+        "key",
+        "the object changed while it was read (its ETag no longer matches){tries}; the dataset "
+        "changed under the run",
+    ),
+    (
+        frozenset(_THROTTLING_CODES),
+        "key",
+        "throttled ({code}: {message}){tries}; lower cluster.concurrency or pipe.prefetch, or "
+        "raise storage.max_attempts",
+    ),
+    (
+        frozenset(_SERVER_CODES),
+        "key",
+        "server error ({code}: {message}){tries}; raise storage.max_attempts or check the "
+        "store's health",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What an error is about, and how to word it."""
+
+    endpoint: Endpoint
+    bucket: str | None
+    key: str | None
+    tries: str
+
+    @property
+    def text(self) -> str:
+        if self.key:
+            return f"s3://{self.bucket}/{self.key}"
+        return f"s3://{self.bucket}" if self.bucket else self.endpoint.describe()
+
+    def error(self, scope: str, message: str) -> StagebenchError:
+        if scope == "object" or (scope == "key" and self.key):
+            text = message if scope == "object" else f"{self.text}: {message}"
+            return ObjectError(text, bucket=self.bucket or "", key=self.key or "")
+        return EndpointError(message if scope == "endpoint" else f"{self.text}: {message}")
+
+
 def translate_error(
     exc: BaseException,
     *,
@@ -130,61 +200,47 @@ def translate_error(
 
     if isinstance(exc, StagebenchError):
         return exc
-    where = f"s3://{bucket}/{key}" if key else (f"s3://{bucket}" if bucket else endpoint.describe())
     if attempts is None and isinstance(exc, bce.ClientError):
         retries = exc.response.get("ResponseMetadata", {}).get("RetryAttempts")
         attempts = retries + 1 if retries is not None else None
-    tries = f" after {attempts} attempts" if attempts else ""
-
-    def on_key(text: str) -> StagebenchError:
-        if key:
-            return ObjectError(f"{where}: {text}", bucket=bucket or "", key=key)
-        return EndpointError(f"{where}: {text}")
-
+    where = _Where(endpoint, bucket, key, f" after {attempts} attempts" if attempts else "")
     if isinstance(exc, bce.ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        message = exc.response.get("Error", {}).get("Message", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("NoSuchBucket",):
-            return EndpointError(
-                f"bucket {bucket!r} does not exist on {endpoint.describe()}; "
-                "create it or fix dataset.bucket / dataset.uri"
-            )
-        if code in ("NoSuchKey", "404"):
-            return ObjectError(
-                f"{where}: object not found{tries}; the dataset changed under the run",
-                bucket=bucket or "",
-                key=key or "",
-            )
-        if code in _CREDENTIAL_CODES:
-            return EndpointError(
-                f"{endpoint.describe()} rejected the credentials ({code}); check "
-                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile"
-            )
-        if code in _PERMISSION_CODES:
-            return EndpointError(
-                f"{where}: access denied ({code}); grant s3:GetObject/s3:ListBucket"
-                "/s3:PutObject on it or use another --profile"
-            )
-        if code in ("PreconditionFailed", "412"):
-            return on_key(
-                f"the object changed while it was read (its ETag no longer matches){tries}; "
-                "the dataset changed under the run"
-            )
-        if code in _THROTTLING_CODES:
-            return on_key(
-                f"throttled ({code}: {message}){tries}; lower cluster.concurrency or "
-                "pipe.prefetch, or raise storage.max_attempts"
-            )
-        if code in _SERVER_CODES or (isinstance(status, int) and status >= 500):
-            return on_key(
-                f"server error ({code or status}: {message}){tries}; raise storage.max_attempts "
-                "or check the store's health"
-            )
-        return on_key(f"{code} {message}{tries}".strip())
+        return _client_error(exc, where)
+    return _transport_error(exc, where)
+
+
+def _client_error(exc: Any, where: _Where) -> StagebenchError:
+    """An error response from S3: its code looked up in ``_CLIENT_ERRORS``."""
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), error.get("Message", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    entry = next((entry for entry in _CLIENT_ERRORS if code in entry[0]), None)
+    if entry is None and isinstance(status, int) and status >= 500:
+        entry = _CLIENT_ERRORS[-1]  # any 5xx is a server error, whatever its code
+    if entry is None:
+        return where.error("key", f"{code} {message}{where.tries}".strip())
+    _, scope, template = entry
+    return where.error(
+        scope,
+        template.format(
+            bucket=where.bucket,
+            endpoint=where.endpoint.describe(),
+            where=where.text,
+            tries=where.tries,
+            code=code or status,
+            message=message,
+        ),
+    )
+
+
+def _transport_error(exc: BaseException, where: _Where) -> StagebenchError:
+    """No usable response: credentials, connection, timeouts and broken bodies."""
+    import botocore.exceptions as bce
+
+    endpoint, tries = where.endpoint.describe(), where.tries
     if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
         return EndpointError(
-            f"no AWS credentials found for {endpoint.describe()}; set AWS_ACCESS_KEY_ID and "
+            f"no AWS credentials found for {endpoint}; set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, or pass --profile"
         )
     if isinstance(exc, bce.ProfileNotFound):
@@ -193,20 +249,19 @@ def translate_error(
         isinstance(exc, bce.EndpointConnectionError) and _never_connected(exc)
     ):
         return EndpointError(
-            f"cannot reach {endpoint.describe()}{tries}; check the URL in storage.endpoint "
+            f"cannot reach {endpoint}{tries}; check the URL in storage.endpoint "
             "(or AWS_ENDPOINT_URL) and that the server is running"
         )
     if isinstance(exc, bce.EndpointConnectionError | bce.ConnectionClosedError):
         # aiohttp reports a connection reset before the response as a connection error.
-        return on_key(
-            f"connection reset by {endpoint.describe()} before the response{tries} "
-            f"({_cause_text(exc)})"
+        return where.error(
+            "key", f"connection reset by {endpoint} before the response{tries} ({_cause_text(exc)})"
         )
     if isinstance(exc, bce.ReadTimeoutError | asyncio.TimeoutError):
-        return on_key(f"read timed out{tries} on {endpoint.describe()}")
+        return where.error("key", f"read timed out{tries} on {endpoint}")
     if _is_body_error(exc):
-        return on_key(f"the response body broke{tries} ({_cause_text(exc)})")
-    return on_key(f"{_cause_text(exc)}{tries}")
+        return where.error("key", f"the response body broke{tries} ({_cause_text(exc)})")
+    return where.error("key", f"{_cause_text(exc)}{tries}")
 
 
 def _cause_text(exc: BaseException) -> str:
