@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import warnings
 from pathlib import Path
 
 from bench import __version__
 from bench.errors import StagebenchError
+from bench.interrupt import run_interruptible
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +23,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0 to 65535 (0 picks a free one)")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(skew)
 
     serve = commands.add_parser("serve", help="run the embedded S3 server until Ctrl-C")
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    serve.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1 (0: a free one)")
     _common(serve)
 
     clean = commands.add_parser(
@@ -134,9 +145,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
         return 130
     if result.error is not None:
-        if isinstance(result.error, StagebenchError):
-            raise StagebenchError(f"run {result.status}: {result.error}") from result.error
-        raise result.error
+        # summary.json's one line: exception groups unwrapped, host and key named.
+        raise StagebenchError(f"run {result.status}: {result.summary['error']}") from result.error
     return 0
 
 
@@ -284,14 +294,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug
-    # SIGTERM stops a run as Ctrl-C does: readers stop, FIFOs and volumes are removed, partial
-    # results are written, the embedded server is stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"
     try:
         handler = COMMANDS.get(args.command) or args.func
-        return handler(args)
+        # SIGINT, SIGTERM and SIGHUP stop every command within moments, in any phase: readers
+        # stop, FIFOs and volumes are removed, partial results are written, the server stops.
+        return run_interruptible(handler, args)
     except StagebenchError as exc:
         if debug:
             raise

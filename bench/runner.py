@@ -20,7 +20,13 @@ import numpy as np
 
 from bench import results as results_io
 from bench.dataset import Dataset, build_dataset, dataset_from_listing
-from bench.errors import ObjectError, StagebenchError
+from bench.errors import (
+    ObjectError,
+    StagebenchError,
+    describe_failure,
+    first_error,
+    leaf_errors,
+)
 from bench.paths.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.endpoint import open_endpoint
@@ -391,13 +397,14 @@ def run_scenario(
                     for o in outcomes
                     for key, why in o.failed_keys.items()
                 ]
-    except KeyboardInterrupt as exc:
-        status, error, error_text = "interrupted", exc, "interrupted by the user"
-    except BaseExceptionGroup as group:
-        first = _first_error(group)
-        status, error, error_text = "failed", first, str(first)
-    except StagebenchError as exc:
-        status, error, error_text = "failed", exc, str(exc)
+    except BaseException as exc:
+        if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaf_errors(exc)):
+            status, error, error_text = "interrupted", exc, "interrupted by the user"
+        elif not isinstance(exc, Exception):
+            raise  # SystemExit and the like: not a failure of the run
+        else:
+            # Whatever failed, the run folder says what and keeps what was measured.
+            status, error, error_text = "failed", first_error(exc), describe_failure(exc)
     finally:
         if volumes is not None and not keep_volumes:
             shutil.rmtree(volumes, ignore_errors=True)
@@ -462,12 +469,3 @@ def _failed_keys_error(failed: list[dict[str, Any]], dataset: Dataset | None) ->
             f"{first['error']}; summary.json lists them all"
         )
     return ObjectError(text, bucket=dataset.bucket if dataset else "", key=first["key"])
-
-
-def _first_error(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if isinstance(exc, StagebenchError):
-            return exc
-    return group.exceptions[0]

@@ -24,6 +24,17 @@ MODE = "pipe"
 _QUEUED_CHUNKS = 2
 
 
+def objects_in_flight(prefetch: int, objects: int, chunk_bytes: int) -> int:
+    """How many objects to prefetch at once: ``prefetch``, but never more than the epoch has,
+    nor more than a quarter of the machine's memory can hold in their chunk queues."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 4 * 1024**3
+    by_memory = memory // 4 // max(1, _QUEUED_CHUNKS * chunk_bytes)
+    return max(1, min(prefetch, objects, by_memory))
+
+
 def fifo_path(ctx: HostContext, epoch: int) -> Path:
     return ctx.volume / f"{ctx.channel}_{epoch}"
 
@@ -75,7 +86,7 @@ async def _write_epoch(
             in_flight.append((asyncio.create_task(fetch(int(index), queue)), queue))
 
     try:
-        for _ in range(prefetch):
+        for _ in range(objects_in_flight(prefetch, len(order), ctx.chunk_bytes)):
             launch_next()
         while in_flight:
             task, queue = in_flight.popleft()

@@ -81,12 +81,19 @@ async def async_client(endpoint: Endpoint, config: Any) -> AsyncIterator[Any]:
     from aiobotocore.session import AioSession
 
     session = AioSession(profile=endpoint.profile) if endpoint.profile else AioSession()
+    from_caller: BaseException | None = None
     try:
         async with session.create_client("s3", config=config, **endpoint.client_kwargs()) as c:
-            yield c
+            try:
+                yield c
+            except BaseException as exc:
+                from_caller = exc
+                raise
     except StagebenchError:
         raise
     except Exception as exc:
+        if exc is from_caller:
+            raise  # the caller's own error, not the client's: blaming the endpoint misleads
         raise translate_error(exc, endpoint=endpoint) from exc
 
 
