@@ -8,6 +8,7 @@ stagebench serve             the embedded S3 server, standalone
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -311,3 +312,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("stagebench: interrupted", file=sys.stderr)
         return 130
+
+
+def console_main() -> None:
+    """The ``stagebench`` command and ``python -m bench``: ``main``, then exit with its code."""
+    code = main()
+    if code == 130:
+        # After a stop signal everything is removed and written already; the interpreter's own
+        # teardown of a thousand modules can take seconds on a busy machine, past the moment a
+        # user expects the prompt back.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
