@@ -105,7 +105,11 @@ async def _write_epoch(
 async def stream_epoch(ctx: HostContext, epoch: int) -> EpochStats:
     """One epoch: make the FIFO, stream into it, read it to EOF as the trainer would."""
     path = fifo_path(ctx, epoch)
-    os.mkfifo(path)
+    try:
+        os.mkfifo(path)
+    except OSError as exc:
+        # os.mkfifo leaves the path out of its error; the one line must say where.
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         reader, writer = await _open_fifo(path)
         order = epoch_order(len(ctx.plan.keys), ctx.options.get("shuffle_seed"), epoch)
