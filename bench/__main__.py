@@ -1,3 +1,3 @@
-from bench.cli import main
+from bench.cli import console_main
 
-raise SystemExit(main())
+console_main()

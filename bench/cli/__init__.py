@@ -1,5 +1,5 @@
 """Command line: one module per command, one dispatch path."""
 
-from bench.cli.main import main
+from bench.cli.app import console_main, main
 
-__all__ = ["main"]
+__all__ = ["console_main", "main"]

@@ -93,9 +93,8 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
         print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
         return 130
     if result.error is not None:
-        if isinstance(result.error, StagebenchError):
-            raise StagebenchError(f"run {result.status}: {result.error}") from result.error
-        raise result.error
+        # summary.json's one line: exception groups unwrapped, host and key named.
+        raise StagebenchError(f"run {result.status}: {result.summary['error']}") from result.error
     return 0
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli.common import add_common
+from bench.cli.common import add_common, port_number
 
 
 def register(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the embedded S3 server until Ctrl-C")
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    serve.add_argument(
+        "--port", type=port_number, default=0, help="port on 127.0.0.1 (0: a free one)"
+    )
     add_common(serve)
     serve.set_defaults(func=cmd_serve)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import EndpointError, ObjectError
-from bench.live.consumer import Consumer, EpochStats, StepBarrier
+from bench.errors import EndpointError, HostError, ObjectError, StagebenchError, describe_cause
+from bench.live.consumer import Consumer, EpochBarriers, EpochStats
 from bench.s3.client import Endpoint, translate_error
 
 EVENT_COLUMNS = (
@@ -127,7 +127,7 @@ class HostContext:
     epochs: int = 1
     compute_bps: float = 0.0
     step_bytes: int = 1024 * 1024
-    barriers: list[StepBarrier] | None = None  # one per epoch, shared by all hosts of the job
+    barriers: EpochBarriers | None = None  # one per epoch, shared by all hosts of the job
     options: dict[str, Any] = field(default_factory=dict)
     # Keys that failed after all their retries (key -> why); more than max_failed_keys on one
     # host means the endpoint, not a few objects, is at fault.
@@ -339,7 +339,13 @@ async def get_range(
                         hashing = asyncio.get_running_loop().run_in_executor(
                             None, md5.update, chunk
                         )
-                await sink(chunk)
+                try:
+                    await sink(chunk)
+                except StagebenchError:
+                    raise
+                except Exception as exc:
+                    # The host's side (its volume, its FIFO) failed, not the store.
+                    raise host_error(exc, ctx, key=key) from exc
                 sent += len(chunk)
         finally:
             body.close()
@@ -396,3 +402,26 @@ def epoch_order(count: int, shuffle_seed: int | None, epoch: int) -> np.ndarray:
     if shuffle_seed is None:
         return np.arange(count)
     return np.random.default_rng([shuffle_seed, epoch]).permutation(count)
+
+
+def host_error(exc: BaseException, ctx: HostContext, *, key: str | None = None) -> HostError:
+    """``exc`` (an error of the host itself) as a HostError naming the host and the key.
+
+    Without ``key``, an OSError on a file of the host's volume names the key stored there.
+    """
+    if isinstance(exc, HostError):
+        return exc
+    if key is None:
+        key = getattr(exc, "key", None) or _key_of_path(ctx, getattr(exc, "filename", None))
+    return HostError(describe_cause(exc), host=ctx.plan.host, key=key)
+
+
+def _key_of_path(ctx: HostContext, filename: Any) -> str | None:
+    """The key File mode stores at ``filename``, if it is a file under the channel folder."""
+    if not isinstance(filename, str | Path):
+        return None
+    try:
+        relative = Path(filename).relative_to(ctx.volume / "data" / ctx.channel)
+    except ValueError:
+        return None
+    return ctx.plan.prefix + relative.as_posix() if relative.parts else None

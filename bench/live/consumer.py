@@ -54,6 +54,21 @@ class StepBarrier:
         self._condition.notify_all()
 
 
+class EpochBarriers:
+    """One StepBarrier per epoch, made when the first host reaches the epoch: a job of many
+    epochs costs nothing up front, and a barrier no host uses is never built."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self._by_epoch: dict[int, StepBarrier] = {}
+
+    def __getitem__(self, epoch: int) -> StepBarrier:
+        barrier = self._by_epoch.get(epoch)
+        if barrier is None:
+            barrier = self._by_epoch[epoch] = StepBarrier(self.parties)
+        return barrier
+
+
 @dataclass
 class EpochStats:
     epoch: int

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench.config.scenario import Scenario
-from bench.errors import StagebenchError
+from bench.errors import HostError, StagebenchError, describe_cause
 from bench.live.base import EventLog, HostOutcome, HostPlan
 from bench.s3.client import Endpoint
 
@@ -119,8 +119,14 @@ def run_mode_dask(
     ]
     outcomes = []
     try:
-        for future in futures:
-            outcome, rows = future.result()
+        for plan, future in zip(plans, futures, strict=True):
+            try:
+                outcome, rows = future.result()
+            except StagebenchError:
+                raise
+            except Exception as exc:
+                # A worker that died or failed outside the host's own code: name the host.
+                raise HostError(describe_cause(exc), host=plan.host) from exc
             outcomes.append(outcome)
             log.rows.extend(rows)
     except BaseException:

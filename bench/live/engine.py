@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.scenario import Scenario
-from bench.live.base import EventLog, HostContext, HostOutcome, HostPlan, NicCap
-from bench.live.consumer import StepBarrier
+from bench.errors import HostError, StagebenchError, describe_cause
+from bench.live.base import EventLog, HostContext, HostOutcome, HostPlan, NicCap, host_error
+from bench.live.consumer import EpochBarriers
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 
 PATH_MODULES = {
@@ -64,7 +65,7 @@ async def open_host(
     scenario: Scenario,
     log: EventLog,
     volumes: Path,
-    barriers: list[StepBarrier] | None,
+    barriers: EpochBarriers | None,
     config: Any,
 ) -> HostContext:
     """A host's client (warmed up), volume and settings, ready before the clock starts."""
@@ -76,7 +77,10 @@ async def open_host(
     except Exception as exc:
         raise translate_error(exc, endpoint=endpoint, bucket=plan.bucket) from exc
     volume = volumes / f"host-{plan.host:04d}"
-    volume.mkdir(parents=True, exist_ok=True)
+    try:
+        volume.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HostError(describe_cause(exc), host=plan.host) from exc
     training = scenario.training
     return HostContext(
         plan=plan,
@@ -114,11 +118,7 @@ async def run_mode(
     config = _client_config(scenario)
     log = log if log is not None else EventLog(time.perf_counter())
     training = scenario.training
-    barriers = (
-        [StepBarrier(len(plans)) for _ in range(training.epochs)]
-        if training.barrier and len(plans) > 1
-        else None
-    )
+    barriers = EpochBarriers(len(plans)) if training.barrier and len(plans) > 1 else None
     async with contextlib.AsyncExitStack() as stack:
         # Clients exist before the clock starts, as instances do before a job's data phase.
         contexts = [
@@ -137,8 +137,19 @@ async def run_mode(
         ]
         log.t0 = time.perf_counter()
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(module.run_host(ctx)) for ctx in contexts]
+            tasks = [group.create_task(play_host(module, ctx)) for ctx in contexts]
     return [task.result() for task in tasks], log
+
+
+async def play_host(module: Any, ctx: HostContext) -> HostOutcome:
+    """Run one host of a data path; an error of the host's own (not the store's) becomes a
+    HostError naming the host and the key, so the run says what failed where."""
+    try:
+        return await module.run_host(ctx)
+    except StagebenchError:
+        raise
+    except Exception as exc:
+        raise host_error(exc, ctx) from exc
 
 
 def run_host_task(
@@ -185,7 +196,7 @@ async def _run_host_task(
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
             log.t0 = time.perf_counter() - (time.time() - start_at)
-            outcome = await module.run_host(ctx)
+            outcome = await play_host(module, ctx)
         return outcome, log.rows
     finally:
         shutil.rmtree(volumes, ignore_errors=True)

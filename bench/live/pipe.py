@@ -24,6 +24,17 @@ MODE = "pipe"
 _QUEUED_CHUNKS = 2
 
 
+def objects_in_flight(prefetch: int, objects: int, chunk_bytes: int) -> int:
+    """How many objects to prefetch at once: ``prefetch``, but never more than the epoch has,
+    nor more than a quarter of the machine's memory can hold in their chunk queues."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 4 * 1024**3
+    by_memory = memory // 4 // max(1, _QUEUED_CHUNKS * chunk_bytes)
+    return max(1, min(prefetch, objects, by_memory))
+
+
 def fifo_path(ctx: HostContext, epoch: int) -> Path:
     return ctx.volume / f"{ctx.channel}_{epoch}"
 
@@ -75,7 +86,7 @@ async def _write_epoch(
             in_flight.append((asyncio.create_task(fetch(int(index), queue)), queue))
 
     try:
-        for _ in range(prefetch):
+        for _ in range(objects_in_flight(prefetch, len(order), ctx.chunk_bytes)):
             launch_next()
         while in_flight:
             task, queue = in_flight.popleft()
@@ -94,7 +105,11 @@ async def _write_epoch(
 async def stream_epoch(ctx: HostContext, epoch: int) -> EpochStats:
     """One epoch: make the FIFO, stream into it, read it to EOF as the trainer would."""
     path = fifo_path(ctx, epoch)
-    os.mkfifo(path)
+    try:
+        os.mkfifo(path)
+    except OSError as exc:
+        # os.mkfifo leaves the path out of its error; the one line must say where.
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         reader, writer = await _open_fifo(path)
         order = epoch_order(len(ctx.plan.keys), ctx.options.get("shuffle_seed"), epoch)

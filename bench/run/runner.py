@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from bench.config.scenario import Scenario
-from bench.errors import ObjectError, StagebenchError
+from bench.errors import (
+    ObjectError,
+    StagebenchError,
+    describe_failure,
+    first_error,
+    leaf_errors,
+)
 from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
 from bench.run import results as results_io
 from bench.run.dataset import (
@@ -388,13 +394,14 @@ def run_scenario(
                     for o in outcomes
                     for key, why in o.failed_keys.items()
                 ]
-    except KeyboardInterrupt as exc:
-        status, error, error_text = "interrupted", exc, "interrupted by the user"
-    except BaseExceptionGroup as group:
-        first = _first_error(group)
-        status, error, error_text = "failed", first, str(first)
-    except StagebenchError as exc:
-        status, error, error_text = "failed", exc, str(exc)
+    except BaseException as exc:
+        if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaf_errors(exc)):
+            status, error, error_text = "interrupted", exc, "interrupted by the user"
+        elif not isinstance(exc, Exception):
+            raise  # SystemExit and the like: not a failure of the run
+        else:
+            # Whatever failed, the run folder says what and keeps what was measured.
+            status, error, error_text = "failed", first_error(exc), describe_failure(exc)
     finally:
         if volumes is not None and not keep_volumes:
             shutil.rmtree(volumes, ignore_errors=True)
@@ -459,12 +466,3 @@ def _failed_keys_error(failed: list[dict[str, Any]], dataset: Dataset | None) ->
             f"{first['error']}; summary.json lists them all"
         )
     return ObjectError(text, bucket=dataset.bucket if dataset else "", key=first["key"])
-
-
-def _first_error(group: BaseExceptionGroup) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if isinstance(exc, StagebenchError):
-            return exc
-    return group.exceptions[0]

@@ -81,13 +81,28 @@ async def async_client(endpoint: Endpoint, config: Any) -> AsyncIterator[Any]:
     from aiobotocore.session import AioSession
 
     session = AioSession(profile=endpoint.profile) if endpoint.profile else AioSession()
+    from_caller: BaseException | None = None
     try:
         async with session.create_client("s3", config=config, **endpoint.client_kwargs()) as c:
-            yield c
+            try:
+                yield c
+            except BaseException as exc:
+                from_caller = exc
+                raise
     except StagebenchError:
         raise
     except Exception as exc:
+        if exc is from_caller and not _from_the_client(exc):
+            raise  # the caller's own error (a volume, a group of hosts): not the endpoint's
         raise translate_error(exc, endpoint=endpoint) from exc
+
+
+def _from_the_client(exc: BaseException) -> bool:
+    """True for errors botocore, aiobotocore or aiohttp raise (or a timeout of a request)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return False
+    library = type(exc).__module__.partition(".")[0]
+    return library in ("botocore", "aiobotocore", "aiohttp") or isinstance(exc, TimeoutError)
 
 
 def sync_client(endpoint: Endpoint, **config_kwargs: Any) -> Any:

@@ -6,6 +6,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 import time
 from types import TracebackType
 
@@ -32,11 +33,23 @@ class EmbeddedServer:
         env = dict(os.environ)
         env.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
         # A session of its own: Ctrl-C in the terminal reaches us, and we stop the child cleanly.
+        # Its stdin is a pipe only we hold: when we die, however we die, it reads EOF and exits.
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.s3._server_child", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "bench.s3._server_child",
+                "--port",
+                str(self.port),
+                "--parent-pid",
+                str(os.getpid()),
+                # The kernel's parent-death signal follows the thread that started the child:
+                # only the main thread lives as long as this process.
+                *(["--pdeathsig"] if threading.current_thread() is threading.main_thread() else []),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             text=True,
             env=env,
             start_new_session=True,
@@ -74,12 +87,13 @@ class EmbeddedServer:
         if process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stdout:
-            process.stdout.close()
+        for stream in (process.stdin, process.stdout):
+            if stream:
+                stream.close()
 
     def wait(self) -> int:
         """Block until the child exits (``stagebench serve``)."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
+import logging
+import os
 import sys
 import warnings
 
 from bench import __version__
+from bench.cli.interrupt import run_interruptible
 from bench.errors import StagebenchError
 
 COMMAND_MODULES = (
@@ -49,13 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = args.debug
-    # SIGTERM stops a run as Ctrl-C does: readers stop, FIFOs and volumes are removed, partial
-    # results are written, the embedded server is stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"
     try:
-        return args.func(args)
+        # SIGINT, SIGTERM and SIGHUP stop every command within moments, in any phase: readers
+        # stop, FIFOs and volumes are removed, partial results are written, the server stops.
+        return run_interruptible(args.func, args)
     except StagebenchError as exc:
         if debug:
             raise
@@ -66,3 +67,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("stagebench: interrupted", file=sys.stderr)
         return 130
+
+
+def console_main() -> None:
+    """The ``stagebench`` command and ``python -m bench``: ``main``, then exit with its code."""
+    code = main()
+    if code == 130:
+        # After a stop signal everything is removed and written already; the interpreter's own
+        # teardown of a thousand modules can take seconds on a busy machine, past the moment a
+        # user expects the prompt back.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
