@@ -52,7 +52,8 @@ def sizes_from_column(
     if bad.any():
         index = int(np.argmax(bad))
         raw = column[index].as_py()
-        problem = "has no size" if raw is None else f"size {clip(raw)} {_reason(raw)}"
+        missing = raw is None or (isinstance(raw, str | bytes) and not raw.strip())
+        problem = "has no size" if missing else f"size {clip(raw)} {_reason(raw)}"
         raise where.fail(index, problem, fix)
     return values
 
