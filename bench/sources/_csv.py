@@ -63,10 +63,10 @@ def _read(
         convert_options=pa_csv.ConvertOptions(
             include_columns=list(types),
             column_types=types,
-            # Only an empty field is missing: "NaN" or "null" as a size is an error to report.
+            # Only an empty field is missing ("" too: S3 quotes the empty size of a delete
+            # marker); "NaN" or "null" as a size is an error to report. Keys are never null.
             null_values=[""],
             strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
         ),
     )
 
