@@ -41,37 +41,53 @@ def url_decode(keys: pa.LargeStringArray, where: Where) -> pa.LargeStringArray:
     """Form-decode every key at once ('+' is a space, '%XX' a byte), on the raw byte buffer.
 
     Each escape shrinks its key by two bytes, so the new offsets are the old ones less twice
-    the escapes before them; the result is checked to be UTF-8 as a whole.
+    the escapes before them; the result is checked to be UTF-8 as a whole. One byte-sized
+    scratch mask serves every step: fresh arrays of the buffer's size cost more in page
+    faults than the arithmetic on them.
     """
     offsets, data = _buffers(keys)
-    plus = data == ord("+")
-    percent = np.flatnonzero(data == ord("%"))
-    if not plus.any() and percent.size == 0:
-        return keys
-    decoded = data.copy()
-    decoded[plus] = ord(" ")
-    if percent.size:
-        row_of = np.searchsorted(offsets, percent, side="right") - 1
-        inside = percent + 2 < offsets[row_of + 1]
-        last = data.size - 1
-        high = _HEX_VALUE[data[np.minimum(percent + 1, last)]]
-        low = _HEX_VALUE[data[np.minimum(percent + 2, last)]]
-        valid = inside & (high >= 0) & (low >= 0)
-        if not valid.all():
-            row = int(row_of[np.argmax(~valid)])
-            raise where.fail(
-                row,
-                f"key {clip(keys[row].as_py())} has a '%' without two hex digits after it",
-                "S3 Inventory CSV keys are URL-encoded; this file is not as S3 wrote it",
-            )
-        decoded[percent] = (high * 16 + low).astype(np.uint8)
-        kept = np.ones(data.size, dtype=bool)
-        kept[percent + 1] = False
-        kept[percent + 2] = False
-        decoded = decoded[kept]
-        offsets = offsets - 2 * np.searchsorted(percent, offsets, side="left")
+    scratch = np.equal(data, ord("+"))
+    has_plus = bool(scratch.any())
+    decoded = data.copy() if has_plus else data
+    if has_plus:
+        decoded[scratch] = ord(" ")
+    np.equal(data, ord("%"), out=scratch)
+    percent = np.flatnonzero(scratch)
+    if percent.size == 0:
+        return keys if not has_plus else _strings(len(keys), offsets, decoded, where)
+    if not has_plus:
+        decoded = data.copy()
+    last = data.size - 1
+    after = np.minimum(percent + 1, last)
+    high = _HEX_VALUE[data[after]]
+    np.minimum(percent + 2, last, out=after)
+    low = _HEX_VALUE[data[after]]
+    # An escape must end inside its own key: no key may start at either of its two digits.
+    scratch[:] = False
+    scratch[offsets[1:-1]] = True
+    crosses = scratch[np.minimum(percent + 1, last)] | scratch[after]
+    valid = (percent + 2 <= last) & ~crosses & (high >= 0) & (low >= 0)
+    if not valid.all():
+        row = int(np.searchsorted(offsets, percent[np.argmax(~valid)], side="right") - 1)
+        raise where.fail(
+            row,
+            f"key {clip(keys[row].as_py())} has a '%' without two hex digits after it",
+            "S3 Inventory CSV keys are URL-encoded; this file is not as S3 wrote it",
+        )
+    decoded[percent] = (high * 16 + low).astype(np.uint8)
+    scratch[:] = True
+    scratch[percent + 1] = False
+    scratch[after] = False
+    decoded = decoded[scratch]
+    offsets = offsets - 2 * np.searchsorted(percent, offsets, side="left")
+    return _strings(len(keys), offsets, decoded, where)
+
+
+def _strings(
+    count: int, offsets: np.ndarray, data: np.ndarray, where: Where
+) -> pa.LargeStringArray:
     result = pa.Array.from_buffers(
-        pa.large_string(), len(keys), [None, pa.py_buffer(offsets), pa.py_buffer(decoded)]
+        pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
     try:
         result.validate(full=True)
