@@ -37,7 +37,25 @@ def check_present(keys: pa.Array, keep: np.ndarray | None, where: Where) -> None
         )
 
 
+# Keys decoded per slice: the slice's scratch arrays stay under glibc's 32 MiB mmap threshold,
+# so they are reused from the heap instead of page-faulted in afresh for every step.
+_DECODE_SLICE = 1 << 18
+
+
 def url_decode(keys: pa.LargeStringArray, where: Where) -> pa.LargeStringArray:
+    """Form-decode keys ('+' is a space, '%XX' a byte) a slice at a time; see _decode."""
+    if len(keys) <= _DECODE_SLICE:
+        return _decode(keys, where)
+    slices = [
+        _decode(
+            keys.slice(start, _DECODE_SLICE), Where(where.file, where.unit, where.first + start)
+        )
+        for start in range(0, len(keys), _DECODE_SLICE)
+    ]
+    return pa.concat_arrays(slices)
+
+
+def _decode(keys: pa.LargeStringArray, where: Where) -> pa.LargeStringArray:
     """Form-decode every key at once ('+' is a space, '%XX' a byte), on the raw byte buffer.
 
     Each escape shrinks its key by two bytes, so the new offsets are the old ones less twice

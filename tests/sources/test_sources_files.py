@@ -221,3 +221,16 @@ def test_large_files_keep_64_bit_offsets(tmp_path: Path):
     path = tmp_path / "m.csv"
     path.write_text("key,size\na,1\n")
     assert read_sizes(path).keys.type == pa.large_string()
+
+
+def test_url_decode_by_slices_matches_whole_and_numbers_rows(monkeypatch):
+    import bench.sources._keys as keys_module
+
+    rng = np.random.default_rng(11)
+    keys = [f"d/{'x' * int(n)}+{n}%" for n in rng.integers(0, 9, size=50)]
+    encoded = as_keys(pa.array([quote_plus(key, safe="") for key in keys]))
+    monkeypatch.setattr(keys_module, "_DECODE_SLICE", 7)
+    assert url_decode(encoded, Where("f")).to_pylist() == keys
+    broken = as_keys(pa.array([quote_plus(key, safe="") for key in keys[:20]] + ["bad%G1"]))
+    with pytest.raises(ScenarioError, match=r"^f line 21: key 'bad%G1'"):
+        url_decode(broken, Where("f", "line", 1))
