@@ -41,7 +41,7 @@ def write_report(folder: Path, rows: int, files: int) -> Path:
 
     rng = np.random.default_rng(SEED)
     config = folder / "training-data" / "daily-all"
-    dated = config / "2026-11-30T01-00Z"
+    dated = config / "2025-11-30T01-00Z"
     (config / "data").mkdir(parents=True)
     dated.mkdir()
     entries = []

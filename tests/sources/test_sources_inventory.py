@@ -71,7 +71,7 @@ def test_csv_report_keeps_the_prefix_decodes_keys_and_sorts_across_files(report_
 def test_a_folder_or_a_config_folder_reads_the_newest_report(report_root):
     old = [("train/a", 1)]
     new = [("train/a", 2), ("train/b", 3)]
-    write_report(report_root, [gzip_csv(inventory_csv_rows(old))], stamp="2026-11-29T01-00Z")
+    write_report(report_root, [gzip_csv(inventory_csv_rows(old))], stamp="2025-11-29T01-00Z")
     newest = write_report(report_root, [gzip_csv(inventory_csv_rows(new))])
 
     from_dated_folder = read_sizes(newest.manifest.parent)

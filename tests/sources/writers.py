@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 SOURCE_BUCKET = "training-data"
 CONFIG = "daily-all"
-STAMP = "2026-11-30T01-00Z"
+STAMP = "2025-11-30T01-00Z"
 CREATED_MS = 1_764_464_400_000  # 2025-11-30 01:00 UTC
 CSV_SCHEMA = ["Bucket", "Key", "Size", "LastModifiedDate", "ETag", "StorageClass"]
 VERSIONED_SCHEMA = ["Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker", "Size", "ETag"]
