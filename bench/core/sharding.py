@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import mmap
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -376,6 +377,39 @@ def _largest_first(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, composite
 
 
+def _host_of(hosts: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Keys are ``load * hosts + host``: the host is the key modulo ``hosts``."""
+    if hosts & (hosts - 1) == 0:
+        # Cluster sizes are usually powers of two, where a mask is cheaper than a division.
+        return lambda keys: keys & (hosts - 1)
+    return lambda keys: keys % hosts
+
+
+def _placer(
+    host_out: np.ndarray, order: np.ndarray | None
+) -> Callable[[int, int, np.ndarray], None]:
+    """Write the hosts of LPT positions ``start:stop`` to their objects' slots."""
+    if order is None:
+
+        def place(start: int, stop: int, hosts_placed: np.ndarray) -> None:
+            host_out[start:stop] = hosts_placed
+    else:
+
+        def place(start: int, stop: int, hosts_placed: np.ndarray) -> None:
+            host_out[order[start:stop]] = hosts_placed
+
+    return place
+
+
+@dataclass
+class _Speculation:
+    """How many whole rounds to try placing in key order at once, and when to try again."""
+
+    rounds: int = 1
+    speculate_from: int = 0
+    misses: int = 0
+
+
 def _lpt_scaled(
     scaled_sizes: np.ndarray,
     hosts: int,
@@ -389,89 +423,105 @@ def _lpt_scaled(
     pre-multiplied by ``hosts`` so that adding one to a key is one addition; any stride works
     (a reversed view of an ascending sort is fine) and the array is not modified.
     """
-    if hosts & (hosts - 1) == 0:
-        # Cluster sizes are usually powers of two, where a mask is cheaper than a division.
-        def host_of(keys: np.ndarray) -> np.ndarray:
-            return keys & (hosts - 1)
-    else:
-
-        def host_of(keys: np.ndarray) -> np.ndarray:
-            return keys % hosts
-
-    if order is None:
-
-        def place(start: int, stop: int, hosts_placed: np.ndarray) -> None:
-            host_out[start:stop] = hosts_placed
-    else:
-
-        def place(start: int, stop: int, hosts_placed: np.ndarray) -> None:
-            host_out[order[start:stop]] = hosts_placed
-
+    host_of = _host_of(hosts)
+    place = _placer(host_out, order)
     keys = np.arange(hosts, dtype=np.int64)
     positive = int(np.count_nonzero(scaled_sizes))
     position = 0
-    rounds = 1
+    speculation = _Speculation()
     max_rounds = max(1, _SPECULATION_ELEMENTS // hosts)
-    speculate_from = 0
-    misses = 0
     while position < positive:
-        remaining = positive - position
-        if remaining >= hosts and position >= speculate_from:
-            round_count = min(rounds, remaining // hosts)
-            accepted, last_keys = _order_preserving_rounds(
-                scaled_sizes[position : position + round_count * hosts], keys, hosts
+        if positive - position >= hosts and position >= speculation.speculate_from:
+            position, keys, whole = _speculate(
+                scaled_sizes[:positive], position, keys, speculation, max_rounds, place, host_of
             )
-            if accepted:
-                place(position, position + accepted * hosts, np.tile(host_of(keys), accepted))
-                keys = last_keys
-                position += accepted * hosts
-                misses = 0
-            if accepted == round_count:
-                rounds = min(2 * rounds, max_rounds)
+            if whole:
                 continue
-            rounds = max(1, accepted)
-            if not accepted:
-                # Back off while the pattern keeps failing (continuous sizes rarely keep the
-                # order), so the check costs little where it does not pay.
-                misses += 1
-                speculate_from = position + hosts * min(1 << misses, _MAX_BACKOFF_ROUNDS)
-            remaining = positive - position
-            if not remaining:
+            if position >= positive:
                 break
-
         if hosts < _SMALL_CLUSTER:
             # A round of a few hosts is cheaper on a heap than in a dozen numpy calls.
-            stretch = min(remaining, _HEAP_STRETCH)
+            stretch = min(positive - position, _HEAP_STRETCH)
             placed_keys, keys = _lpt_heap_stretch(scaled_sizes[position : position + stretch], keys)
             place(position, position + stretch, host_of(placed_keys))
             position += stretch
             continue
-
-        block = min(hosts, remaining)
-        new_keys = scaled_sizes[position : position + block] + keys[:block]
-        placed_count = block
-        # Object j lands on keys[j] iff every key created before it in the block is larger;
-        # prefix minima fall and keys rise, so checking the last object settles the block.
-        if block > 1 and new_keys[:-1].min() < keys[block - 1]:
-            waiting_below = np.minimum.accumulate(new_keys[:-1]) > keys[1:block]
-            placed_count = 1 + int(np.argmin(waiting_below))
-        place(position, position + placed_count, host_of(keys[:placed_count]))
-        if placed_count == hosts:
-            keys = new_keys
-        else:
-            keys = np.concatenate((new_keys[:placed_count], keys[placed_count:]))
-        keys.sort()
-        position += placed_count
-        if placed_count < _HEAP_HANDOVER and position < positive:
-            stretch = min(positive - position, max(4 * hosts, _HEAP_STRETCH))
-            placed_keys, keys = _lpt_heap_stretch(scaled_sizes[position : position + stretch], keys)
-            place(position, position + stretch, host_of(placed_keys))
-            position += stretch
+        position, keys = _place_block(scaled_sizes[:positive], position, keys, place, host_of)
     # Zero-byte objects come last and never change a load: all go to the least-loaded host.
     place(positive, scaled_sizes.size, host_of(keys[:1]))
     bytes_loads = np.empty(hosts, dtype=np.int64)
     bytes_loads[host_of(keys)] = keys // hosts
     return bytes_loads
+
+
+def _speculate(
+    sizes: np.ndarray,
+    position: int,
+    keys: np.ndarray,
+    speculation: _Speculation,
+    max_rounds: int,
+    place: Callable[[int, int, np.ndarray], None],
+    host_of: Callable[[np.ndarray], np.ndarray],
+) -> tuple[int, np.ndarray, bool]:
+    """Place as many whole rounds as keep the hosts' order; say whether all tried were placed.
+
+    ``sizes`` ends at the last non-empty object. Rounds double while they all fit and back off
+    while the pattern keeps failing (continuous sizes rarely keep the order), so the check
+    costs little where it does not pay.
+    """
+    hosts = keys.size
+    round_count = min(speculation.rounds, (sizes.size - position) // hosts)
+    accepted, last_keys = _order_preserving_rounds(
+        sizes[position : position + round_count * hosts], keys, hosts
+    )
+    if accepted:
+        place(position, position + accepted * hosts, np.tile(host_of(keys), accepted))
+        keys = last_keys
+        position += accepted * hosts
+        speculation.misses = 0
+    if accepted == round_count:
+        speculation.rounds = min(2 * speculation.rounds, max_rounds)
+        return position, keys, True
+    speculation.rounds = max(1, accepted)
+    if not accepted:
+        speculation.misses += 1
+        speculation.speculate_from = position + hosts * min(
+            1 << speculation.misses, _MAX_BACKOFF_ROUNDS
+        )
+    return position, keys, False
+
+
+def _place_block(
+    sizes: np.ndarray,
+    position: int,
+    keys: np.ndarray,
+    place: Callable[[int, int, np.ndarray], None],
+    host_of: Callable[[np.ndarray], np.ndarray],
+) -> tuple[int, np.ndarray]:
+    """Place up to one object per host at once, as far as LPT keeps the hosts in key order;
+    hand over to the heap when few fit. ``sizes`` ends at the last non-empty object."""
+    hosts = keys.size
+    block = min(hosts, sizes.size - position)
+    new_keys = sizes[position : position + block] + keys[:block]
+    placed_count = block
+    # Object j lands on keys[j] iff every key created before it in the block is larger;
+    # prefix minima fall and keys rise, so checking the last object settles the block.
+    if block > 1 and new_keys[:-1].min() < keys[block - 1]:
+        waiting_below = np.minimum.accumulate(new_keys[:-1]) > keys[1:block]
+        placed_count = 1 + int(np.argmin(waiting_below))
+    place(position, position + placed_count, host_of(keys[:placed_count]))
+    if placed_count == hosts:
+        keys = new_keys
+    else:
+        keys = np.concatenate((new_keys[:placed_count], keys[placed_count:]))
+    keys.sort()
+    position += placed_count
+    if placed_count < _HEAP_HANDOVER and position < sizes.size:
+        stretch = min(sizes.size - position, max(4 * hosts, _HEAP_STRETCH))
+        placed_keys, keys = _lpt_heap_stretch(sizes[position : position + stretch], keys)
+        place(position, position + stretch, host_of(placed_keys))
+        position += stretch
+    return position, keys
 
 
 def _order_preserving_rounds(
