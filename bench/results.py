@@ -53,9 +53,12 @@ def _atomic_write(path: Path, write: Any) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
+        # A Ctrl-C or a failing writer must not leave a half-written file behind either.
         tmp.unlink(missing_ok=True)
-        raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
+        if isinstance(exc, OSError):
+            raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
+        raise
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

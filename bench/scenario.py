@@ -354,6 +354,11 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def dataset_prefix(prefix: str) -> str:
+    """A prefix as every command treats it: "" (the whole bucket) or a folder ending in "/"."""
+    return prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
+
+
 def load_scenario(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Read, default and validate a scenario file.
 
@@ -426,8 +431,7 @@ def build_scenario(
             raise ScenarioError(f"{path}: {exc}") from exc
     if prefix is None:
         prefix = f"{path.stem}/"
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
+    prefix = dataset_prefix(prefix)
 
     endpoint = st["endpoint"]
     if endpoint is None:
