@@ -9,6 +9,7 @@ A folder that exists is never reused or overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -55,7 +56,8 @@ def _atomic_write(path: Path, write: Any) -> None:
         os.replace(tmp, path)
     except BaseException as exc:
         # A Ctrl-C or a failing writer must not leave a half-written file behind either.
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
         raise
