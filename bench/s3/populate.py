@@ -88,8 +88,8 @@ def parse_marker(raw: bytes, *, bucket: str, prefix: str) -> dict[str, Any]:
     """
     where = marker_uri(bucket, prefix)
     remedy = (
-        "stagebench cannot tell which objects it wrote; delete that object by hand only if you "
-        "know the prefix holds nothing else, or choose another dataset.prefix"
+        "stagebench cannot tell which objects it wrote and touches none; remove that object by "
+        "hand (the prefix is then not stagebench's) or choose another dataset.prefix"
     )
     try:
         marker = json.loads(raw)
