@@ -25,7 +25,7 @@ def register(commands: Any) -> None:
 def cmd_clean(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bench.config.scenario import load_scenario, parse_s3_uri
+    from bench.config.scenario import dataset_prefix, load_scenario, parse_s3_uri
     from bench.s3.clean import execute_clean, plan_clean
     from bench.s3.endpoint import open_endpoint
 
@@ -33,6 +33,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     if args.target.startswith("s3://"):
         try:
             bucket, prefix = parse_s3_uri(args.target)
+            prefix = dataset_prefix(prefix)
         except ValueError as exc:
             raise StagebenchError(f"{args.target}: {exc}") from exc
         spec = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "aws"

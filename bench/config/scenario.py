@@ -578,11 +578,14 @@ def effective_settings(raw: Mapping[str, Any], *, path: Path) -> dict[str, Any]:
     prefix = settings["dataset.prefix"]
     if prefix is None and settings["dataset.uri"] is None:
         prefix = f"{path.stem}/"
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    settings["dataset.prefix"] = prefix
+    settings["dataset.prefix"] = dataset_prefix(prefix) if prefix else prefix
     settings["scenario.name"] = settings["scenario.name"] or path.stem
     return settings
+
+
+def dataset_prefix(prefix: str) -> str:
+    """A prefix as every command treats it: "" (the whole bucket) or a folder ending in "/"."""
+    return prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
 
 
 def load_scenario(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Scenario:
@@ -657,8 +660,7 @@ def build_scenario(
             raise ScenarioError(f"{path}: {exc}") from exc
     if prefix is None:
         prefix = f"{path.stem}/"
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
+    prefix = dataset_prefix(prefix)
 
     endpoint = st["endpoint"]
     if endpoint is None:

@@ -9,6 +9,7 @@ A folder that exists is never reused or overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -54,9 +55,13 @@ def _atomic_write(path: Path, write: Any) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
+    except BaseException as exc:
+        # A Ctrl-C or a failing writer must not leave a half-written file behind either.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
+        raise
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bench.errors import SafetyError
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.listing import list_prefix
-from bench.s3.populate import _read_marker, marker_key
+from bench.s3.populate import marker_key, read_marker
 from bench.vocabulary import DELETE_BATCH_KEYS
 
 
@@ -28,7 +28,7 @@ class CleanPlan:
 async def plan_clean(endpoint: Endpoint, bucket: str, prefix: str) -> CleanPlan:
     async with async_client(endpoint, client_config()) as client:
         try:
-            marker = await _read_marker(client, bucket, prefix)
+            marker = await read_marker(client, bucket, prefix)
             listing = await list_prefix(client, bucket, prefix)
         except Exception as exc:
             raise translate_error(exc, endpoint=endpoint, bucket=bucket) from exc

@@ -9,6 +9,7 @@ deletes keys its own marker lists.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from bench.vocabulary import DELETE_BATCH_KEYS
 MARKER_ROOT = ".stagebench/"
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_BYTES = 16 * 1024 * 1024
+_BATCH = 50_000  # keys handled between two chances for a Ctrl-C to land
+_ABORT_SECONDS = 1.0  # how long a cancelled multipart upload may take to abort
 
 
 def _utc_now() -> str:
@@ -74,7 +77,63 @@ async def _ensure_bucket(client: Any, endpoint: Endpoint, bucket: str) -> bool:
     return True
 
 
-async def _read_marker(client: Any, bucket: str, prefix: str) -> dict[str, Any] | None:
+def marker_uri(bucket: str, prefix: str) -> str:
+    return f"s3://{bucket}/{marker_key(prefix)}"
+
+
+def parse_marker(raw: bytes, *, bucket: str, prefix: str) -> dict[str, Any]:
+    """The marker object's content, checked: a JSON object whose ``keys`` is a list of strings.
+
+    Anything else raises SafetyError naming the marker: with a marker it cannot read,
+    stagebench cannot tell its own objects from the user's, so it touches none of them.
+    """
+    where = marker_uri(bucket, prefix)
+    remedy = (
+        "stagebench cannot tell which objects it wrote and touches none; remove that object by "
+        "hand (the prefix is then not stagebench's) or choose another dataset.prefix"
+    )
+    try:
+        marker = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad JSON and bytes that are not UTF-8.
+        raise SafetyError(f"{where}: marker is not valid JSON ({exc}); {remedy}") from exc
+    if not isinstance(marker, dict):
+        raise SafetyError(
+            f"{where}: marker must be a JSON object, got {_json_type(marker)}; {remedy}"
+        )
+    keys = marker.get("keys")
+    if not isinstance(keys, list):
+        raise SafetyError(
+            f"{where}: marker 'keys' must be a list of keys, got {_json_type(keys)}; {remedy}"
+        )
+    # One C-level pass: a 5,000,000-key marker is checked in a fraction of a second.
+    if not set(map(type, keys)) <= {str}:
+        odd = next(k for k in keys if not isinstance(k, str))
+        raise SafetyError(
+            f"{where}: marker 'keys' must hold only strings, got {_json_type(odd)} "
+            f"{json.dumps(odd)[:40]}; {remedy}"
+        )
+    owns_bucket = marker.get("bucket_created_by_stagebench", False)
+    if not isinstance(owns_bucket, bool):
+        # clean deletes the bucket on this flag: "no" must not read as yes.
+        raise SafetyError(
+            f"{where}: marker 'bucket_created_by_stagebench' must be true or false, "
+            f"got {_json_type(owns_bucket)}; {remedy}"
+        )
+    return marker
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+async def read_marker(client: Any, bucket: str, prefix: str) -> dict[str, Any] | None:
+    """The prefix's marker, checked by ``parse_marker``; None when there is none."""
     import botocore.exceptions as bce
 
     try:
@@ -84,11 +143,46 @@ async def _read_marker(client: Any, bucket: str, prefix: str) -> dict[str, Any] 
             return None
         raise
     async with response["Body"] as body:
-        return json.loads(await body.read())
+        raw = await body.read()
+    return parse_marker(raw, bucket=bucket, prefix=prefix)
+
+
+async def _pause() -> None:
+    # asyncio.run turns Ctrl-C into a cancellation of the task, which lands only at an await:
+    # long loops over millions of keys await between batches so it lands within a second.
+    await asyncio.sleep(0)
+
+
+async def _as_set(items: Sequence[str]) -> set[str]:
+    result: set[str] = set()
+    for start in range(0, len(items), _BATCH):
+        result.update(items[start : start + _BATCH])
+        await _pause()
+    return result
+
+
+async def _not_in(items: Sequence[str], excluded: set[str]) -> list[str]:
+    result: list[str] = []
+    for start in range(0, len(items), _BATCH):
+        result += [item for item in items[start : start + _BATCH] if item not in excluded]
+        await _pause()
+    return result
+
+
+async def _encode_marker(marker: dict[str, Any]) -> bytes:
+    """``json.dumps(marker)`` batch by batch, so millions of keys do not hold off a Ctrl-C."""
+    keys = marker["keys"]
+    head = json.dumps({k: v for k, v in marker.items() if k != "keys"}, sort_keys=True)
+    parts = [head[:-1], ", " if len(head) > 2 else "", '"keys": [']
+    for start in range(0, len(keys), _BATCH):
+        parts.append((", " if start else "") + json.dumps(keys[start : start + _BATCH])[1:-1])
+        await _pause()
+    parts.append("]}")
+    return "".join(parts).encode()
 
 
 async def _write_marker(client: Any, bucket: str, prefix: str, marker: dict[str, Any]) -> None:
-    body = json.dumps(marker, sort_keys=True).encode()
+    body = await _encode_marker(marker)
     await client.put_object(Bucket=bucket, Key=marker_key(prefix), Body=body)
 
 
@@ -112,7 +206,13 @@ async def _upload(client: Any, bucket: str, key: str, block: bytes, index: int, 
             MultipartUpload={"Parts": parts},
         )
     except BaseException:
-        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+        # Bounded, so a Ctrl-C is not held up by a slow endpoint; an upload left unaborted
+        # holds no object and expires under the bucket's lifecycle rules.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"]),
+                _ABORT_SECONDS,
+            )
         raise
 
 
@@ -135,13 +235,17 @@ async def populate_async(
     async with async_client(endpoint, config) as client:
         created_bucket = await _ensure_bucket(client, endpoint, bucket)
         try:
-            marker = await _read_marker(client, bucket, prefix)
+            marker = await read_marker(client, bucket, prefix)
             existing = await list_prefix(client, bucket, prefix)
         except StagebenchError:
             raise
         except Exception as exc:
             raise translate_error(exc, endpoint=endpoint, bucket=bucket) from exc
-        present = dict(zip(existing.keys, existing.sizes, strict=True))
+        present: dict[str, int] = {}
+        for start in range(0, len(existing.keys), _BATCH):
+            batch = slice(start, start + _BATCH)
+            present.update(zip(existing.keys[batch], existing.sizes[batch], strict=True))
+            await _pause()
         if present and marker is None:
             raise SafetyError(
                 f"s3://{bucket}/{prefix} already holds {len(present)} objects that stagebench "
@@ -149,15 +253,36 @@ async def populate_async(
                 f'dataset.uri = "s3://{bucket}/{prefix}"'
             )
         same_content = marker is not None and marker.get("fingerprint") == fingerprint
-        wanted = set(keys)
-        owned_before = set(marker.get("keys", ())) if marker else set()
-        stale = sorted((owned_before - wanted) & set(present))
-        todo = [
-            i
-            for i, key in enumerate(keys)
-            if not (same_content and present.get(key) == int(sizes[i]))
-        ]
-        # Claim the keys before writing them, so an interrupted populate can be resumed or cleaned.
+        owned_before: list[str] = marker["keys"] if marker else []
+        owned_set = await _as_set(owned_before)
+        wanted = await _as_set(keys)
+        size_of = sizes.tolist()
+        need = np.ones(len(keys), dtype=bool)
+        foreign: list[str] = []
+        if present:
+            for start in range(0, len(keys), _BATCH):
+                for i in range(start, min(start + _BATCH, len(keys))):
+                    found = present.get(keys[i])
+                    if found is None:
+                        continue
+                    if keys[i] not in owned_set:
+                        foreign.append(keys[i])
+                    elif same_content and found == size_of[i]:
+                        need[i] = False
+                await _pause()
+        if foreign:
+            more = f" (and {len(foreign) - 1} more keys of the dataset)" if len(foreign) > 1 else ""
+            raise SafetyError(
+                f"s3://{bucket}/{foreign[0]}{more} exists but stagebench did not write it "
+                f"(its marker {marker_key(prefix)} does not list it): populate will not overwrite "
+                f"it; move it out of s3://{bucket}/{prefix} or choose another dataset.prefix"
+            )
+        given_up = await _not_in(owned_before, wanted)
+        stale = [key for key in given_up if key in present]
+        todo = np.flatnonzero(need)
+        bytes_to_upload = int(sizes[need].sum())
+        # Claim the keys before writing them, so an interrupted populate can be resumed or
+        # cleaned: whatever it wrote is listed.
         new_marker = {
             "created_by": "stagebench",
             "version": __version__,
@@ -168,28 +293,28 @@ async def populate_async(
             "seed": seed,
             "objects": len(keys),
             "bytes": int(np.sum(sizes)),
-            "keys": sorted(owned_before | wanted),
+            "keys": [*keys, *given_up],
         }
         if marker != new_marker:
             await _write_marker(client, bucket, prefix, new_marker)
 
         block = content_block(seed)
         bar = None
-        if progress and todo:
+        if progress and len(todo):
             from tqdm import tqdm
 
             bar = tqdm(
-                total=int(np.sum(sizes[todo])) if todo else 0,
+                total=bytes_to_upload,
                 unit="B",
                 unit_scale=True,
                 desc=f"populate s3://{bucket}/{prefix}",
                 leave=False,
             )
-        queue = iter(todo)
+        queue = iter(todo.tolist())
 
         async def worker() -> None:
             for i in queue:
-                size = int(sizes[i])
+                size = size_of[i]
                 try:
                     await _upload(client, bucket, keys[i], block, int(content_index[i]), size)
                 except Exception as exc:
@@ -200,7 +325,12 @@ async def populate_async(
                     bar.update(size)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(concurrency, max(1, len(todo))))))
+            # A TaskGroup, unlike gather, stops the other workers when one fails.
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(min(concurrency, max(1, len(todo)))):
+                    workers.create_task(worker())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0]  # noqa: B904 - keeps the cause translate_error set
         finally:
             if bar is not None:
                 bar.close()
@@ -209,14 +339,14 @@ async def populate_async(
             await client.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
             )
-        if owned_before - wanted:
-            new_marker["keys"] = sorted(wanted)
+        if given_up:
+            new_marker["keys"] = list(keys)
             await _write_marker(client, bucket, prefix, new_marker)
     return PopulateReport(
         uploaded=len(todo),
         skipped=len(keys) - len(todo),
         deleted=len(stale),
-        bytes_uploaded=int(np.sum(sizes[todo])) if todo else 0,
+        bytes_uploaded=bytes_to_upload,
         seconds=time.perf_counter() - started,
         created_bucket=created_bucket,
     )
