@@ -8,7 +8,8 @@ server (or ``--endpoint``), then downloads each into a fresh local folder with e
 alternating them repeat by repeat (A B C D A B C D ...), after an untimed warm-up:
 
 - ``stagebench``: File mode's data path for one simulated host (``download_shard``) with the
-  scenario defaults (event log, uncapped NIC, resumable GETs, MD5 checked against the ETag),
+  scenario defaults (event log, uncapped NIC, resumable GETs, every object verified: by the
+  CRC64NVME checksum populate stores with it, through botocore and awscrt),
   its client created and warmed before the clock starts, as ``stagebench run`` does;
 - ``aws s3 sync``: the CLI with max_concurrent_requests = concurrency, in a child process; its
   time includes the interpreter start and the LIST of the prefix, as a user's does (skipped,
@@ -38,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,8 +68,10 @@ CHANNEL = "train"
 WARMUP_OBJECTS = 200
 WARMUP_BYTES = 1024 * MIB
 SPOT_CHECKS = 3  # objects per download whose content is compared byte for byte
-# stagebench's data-path settings for the run (the scenario defaults; --no-verify-etag).
+# stagebench's data-path settings for the run (ModeSettings fields; --no-verify-etag).
 STAGEBENCH_OPTIONS: dict[str, Any] = {"verify_etag": True}
+# How stagebench's last download of each dataset verified its objects: check -> GETs.
+CHECKS_SEEN: dict[str, Counter[str]] = {}
 
 
 class HarnessError(Exception):
@@ -149,9 +153,9 @@ async def _stagebench(
     """One simulated host's File-mode download, its context built as ``run_mode`` builds it.
 
     ``download`` replaces ``bench.live.file.download_shard`` (to measure a candidate change);
-    ``options`` are the data path's settings (``HostContext.options``), e.g. verify_etag.
+    ``options`` are fields of the data path's ``ModeSettings``, e.g. verify_etag.
     """
-    from bench.live.base import EventLog, HostContext, HostPlan, NicCap
+    from bench.live.base import EVENT_COLUMNS, EventLog, HostContext, HostPlan, ModeSettings, NicCap
     from bench.live.file import download_shard
     from bench.s3.client import async_client, client_config
 
@@ -177,7 +181,7 @@ async def _stagebench(
             concurrency=concurrency,
             nic=NicCap(0.0),
             first_byte_delay_s=0.0,
-            options=dict(STAGEBENCH_OPTIONS if options is None else options),
+            settings=ModeSettings(**(STAGEBENCH_OPTIONS if options is None else options)),
         )
         cpu0, t0 = time.process_time(), time.perf_counter()
         log.t0 = t0
@@ -188,7 +192,9 @@ async def _stagebench(
         # File mode goes on without a key that failed after its retries; a benchmark must not.
         key, why = next(iter(failed.items()))
         raise HarnessError(f"stagebench: {len(failed)} objects failed, e.g. {key}: {why}")
-    gets = sum(row[-1] for row in log.rows)  # attempts, retries included
+    attempts, check = EVENT_COLUMNS.index("attempts"), EVENT_COLUMNS.index("check")
+    gets = sum(row[attempts] for row in log.rows)  # retries included
+    CHECKS_SEEN[dataset.name] = Counter(row[check] for row in log.rows)
     return Measurement(wall_s, cpu_s, gets, dest / "data" / CHANNEL)
 
 
@@ -592,8 +598,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-verify-etag",
         dest="verify_etag",
         action="store_false",
-        help="stagebench skips the MD5-against-ETag check of whole objects "
-        "(storage.verify_etag = false); the other contenders never check it",
+        help="stagebench skips verifying whole objects (checksum or MD5 against the ETag; "
+        "storage.verify_etag = false); the other contenders never check content",
     )
     parser.add_argument(
         "--cprofile",
@@ -704,6 +710,11 @@ def run(
             section = [table(dataset, list(by_name.values()), args.concurrency)]
             ratio_lines, dataset_goals = ratios(dataset, by_name)
             section += ratio_lines
+            checks = CHECKS_SEEN.get(dataset.name, Counter())
+            section.append(
+                "  stagebench verified its GETs by: "
+                + (", ".join(f"{name} {count}" for name, count in sorted(checks.items())) or "-")
+            )
             report.append("\n".join(section))
             goals += dataset_goals
             summaries += by_name.values()

@@ -469,6 +469,12 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
 }
 
 
+def defaults(section: str) -> dict[str, Any]:
+    """The defaults of one section, for code that plays a data path without a scenario file
+    (tests, benchmarks): the table above stays the one place a default is written."""
+    return {key: default for key, (_, default) in _SCHEMA[section].items()}
+
+
 def _fail(path: Path, where: str, value: Any, why: str) -> ScenarioError:
     return ScenarioError(f"{path}: {where} = {shown(value)}: {why}")
 

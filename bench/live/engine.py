@@ -15,7 +15,15 @@ from typing import Any
 
 from bench.config.scenario import Scenario
 from bench.errors import HostError, StagebenchError, describe_cause
-from bench.live.base import EventLog, HostContext, HostOutcome, HostPlan, NicCap, host_error
+from bench.live.base import (
+    EventLog,
+    HostContext,
+    HostOutcome,
+    HostPlan,
+    ModeSettings,
+    NicCap,
+    host_error,
+)
 from bench.live.consumer import EpochBarriers
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 
@@ -24,28 +32,6 @@ PATH_MODULES = {
     "pipe": "bench.live.pipe",
     "fastfile": "bench.live.fastfile",
 }
-
-
-def mode_options(scenario: Scenario, mode: str) -> dict[str, Any]:
-    """The per-mode settings a data path reads from ``HostContext.options``."""
-    options: dict[str, Any] = {
-        "shuffle_seed": scenario.training.shuffle_seed,
-        "verify": scenario.training.verify,
-        "verify_etag": scenario.storage.verify_etag,
-    }
-    if mode == "pipe":
-        options["prefetch"] = scenario.pipe.prefetch
-    elif mode == "fastfile":
-        ff = scenario.fastfile
-        options.update(
-            part_size=ff.part_size,
-            read_ahead=ff.read_ahead,
-            access=ff.access,
-            record_size=ff.record_size,
-            reads_per_file=ff.reads_per_file,
-            seed=scenario.dataset.seed,
-        )
-    return options
 
 
 def _client_config(scenario: Scenario) -> Any:
@@ -92,12 +78,11 @@ async def open_host(
         concurrency=scenario.cluster.concurrency,
         nic=NicCap(scenario.cluster.nic_bandwidth_bps),
         first_byte_delay_s=scenario.cluster.first_byte_latency_s,
-        chunk_bytes=scenario.pipe.chunk_size if mode == "pipe" else 1024 * 1024,
         epochs=training.epochs,
         compute_bps=training.compute_bps,
         step_bytes=training.step_bytes,
         barriers=barriers,
-        options=mode_options(scenario, mode),
+        settings=ModeSettings.of(scenario, mode),
     )
 
 

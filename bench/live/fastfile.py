@@ -143,14 +143,12 @@ async def train_epoch(
 ) -> EpochStats:
     """One epoch over the host's files, sequential (whole files in order) or random (reads of
     ``record_size`` at random offsets, ``reads_per_file`` a file)."""
-    opts = ctx.options
-    part_size = int(opts.get("part_size", 8 * 1024 * 1024))
-    read_ahead = int(opts.get("read_ahead", 2))
-    random_access = opts.get("access") == "random"
-    record_size = int(opts.get("record_size", 64 * 1024))
-    reads_per_file = int(opts.get("reads_per_file", 4))
+    ff = ctx.settings.fastfile
+    part_size, read_ahead = ff.part_size, ff.read_ahead
+    random_access = ff.access == "random"
+    record_size, reads_per_file = ff.record_size, ff.reads_per_file
     consumer = ctx.consumer(epoch)
-    order = epoch_order(len(ctx.plan.keys), opts.get("shuffle_seed"), epoch)
+    order = epoch_order(len(ctx.plan.keys), ctx.settings.shuffle_seed, epoch)
     for i in order:
         key = ctx.plan.keys[int(i)]
         size = index.get(key, int(ctx.plan.sizes[int(i)]))
@@ -183,7 +181,7 @@ async def run_host(ctx: HostContext) -> HostOutcome:
             bucket=ctx.plan.bucket,
             key=missing[0],
         )
-    rng = np.random.default_rng([int(ctx.options.get("seed", 0)), ctx.plan.host])
+    rng = np.random.default_rng([ctx.settings.seed, ctx.plan.host])
     epochs = [await train_epoch(ctx, epoch, index, rng) for epoch in range(ctx.epochs)]
     first_byte = epochs[0].first_byte_s
     return HostOutcome(

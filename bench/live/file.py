@@ -166,7 +166,7 @@ async def run_host(ctx: HostContext) -> HostOutcome:
     startup_s = await download_shard(ctx)
     epochs = []
     for epoch in range(ctx.epochs):
-        order = epoch_order(len(ctx.plan.keys), ctx.options.get("shuffle_seed"), epoch)
+        order = epoch_order(len(ctx.plan.keys), ctx.settings.shuffle_seed, epoch)
         epochs.append(await train_epoch(ctx, epoch, order))
     return HostOutcome(
         host=ctx.plan.host,

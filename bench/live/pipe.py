@@ -86,7 +86,7 @@ async def _write_epoch(
             in_flight.append((asyncio.create_task(fetch(int(index), queue)), queue))
 
     try:
-        for _ in range(objects_in_flight(prefetch, len(order), ctx.chunk_bytes)):
+        for _ in range(objects_in_flight(prefetch, len(order), ctx.settings.chunk_bytes)):
             launch_next()
         while in_flight:
             task, queue = in_flight.popleft()
@@ -112,8 +112,8 @@ async def stream_epoch(ctx: HostContext, epoch: int) -> EpochStats:
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         reader, writer = await _open_fifo(path)
-        order = epoch_order(len(ctx.plan.keys), ctx.options.get("shuffle_seed"), epoch)
-        prefetch = int(ctx.options.get("prefetch", 4))
+        order = epoch_order(len(ctx.plan.keys), ctx.settings.shuffle_seed, epoch)
+        prefetch = ctx.settings.pipe.prefetch
         consumer = ctx.consumer(epoch)
         consumer.stats.source = path.name
         producer = asyncio.create_task(_write_epoch(ctx, epoch, order, writer, prefetch))

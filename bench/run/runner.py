@@ -26,7 +26,7 @@ from bench.errors import (
     first_error,
     leaf_errors,
 )
-from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
+from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan, integrity_checks
 from bench.run import results as results_io
 from bench.run.dataset import (
     Dataset,
@@ -444,6 +444,7 @@ def run_scenario(
         "execution": scenario.execution.__dict__,
         "modes": job_figures(hosts, epochs) if len(hosts) else {},
         "failed_keys": failed_keys,
+        "integrity_checks": integrity_checks(events),
         **extra,
     }
     results_io.write_parquet(run_dir / "events.parquet", events)

@@ -7,6 +7,7 @@ botocore and aiohttp errors become stagebench errors that name the bucket, the k
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -302,13 +303,23 @@ def _never_connected(exc: BaseException) -> bool:
     return not isinstance(inner, aiohttp.ClientError)
 
 
-def _is_body_error(exc: BaseException) -> bool:
+@functools.cache
+def body_errors() -> tuple[type[BaseException], ...]:
+    """What reading a response body raises when it breaks after its headers: the one list the
+    data paths resume on and ``translate_error`` words as a broken body (timeouts are worded
+    as timeouts first). aiohttp's own errors come through aiobotocore unwrapped."""
+    import aiohttp
     import botocore.exceptions as bce
 
-    if isinstance(exc, bce.ResponseStreamingError | bce.IncompleteReadError):
-        return True
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError)
+    return (
+        aiohttp.ClientPayloadError,
+        aiohttp.ClientConnectionError,
+        bce.ResponseStreamingError,
+        bce.IncompleteReadError,
+        bce.ReadTimeoutError,
+        asyncio.TimeoutError,
+    )
+
+
+def _is_body_error(exc: BaseException) -> bool:
+    return isinstance(exc, body_errors())

@@ -8,20 +8,33 @@ first, then every mode reads through the proxy.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from bench.core.content import content_block, object_range
 from bench.errors import ObjectError
-from bench.live.base import EventLog, HostContext, HostPlan, NicCap, epoch_order, get_range
+from bench.live.base import (
+    EVENT_COLUMNS,
+    EventLog,
+    HostContext,
+    HostPlan,
+    ModeSettings,
+    NicCap,
+    epoch_order,
+    get_range,
+)
+from bench.run.dataset import build_dataset
 from bench.run.runner import prepare_dataset, shard_plans
-from bench.s3.client import Endpoint, async_client, client_config
+from bench.s3.client import Endpoint, async_client, client_config, sync_client
+from bench.s3.populate import populate_async
 from tests.support import REPO, make_scenario, quiet_run
 from tests.support.faultproxy import FaultProxy, FaultRates
 
@@ -137,7 +150,7 @@ def test_every_byte_arrives_under_five_percent_faults(tmp_path, embedded, unique
     assert result.hosts["retries"].sum() == retries
 
 
-def _host_context(endpoint, client, dataset, tmp_path, *, chunk_bytes, **options):
+def _host_context(endpoint, client, dataset, tmp_path, *, chunk_bytes, **settings):
     plan = HostPlan(
         0, dataset.bucket, dataset.prefix, dataset.keys, dataset.sizes, dataset.content_index
     )
@@ -151,8 +164,7 @@ def _host_context(endpoint, client, dataset, tmp_path, *, chunk_bytes, **options
         concurrency=1,
         nic=NicCap(0),
         first_byte_delay_s=0,
-        chunk_bytes=chunk_bytes,
-        options=options,
+        settings=ModeSettings(chunk_bytes=chunk_bytes, **settings),
     )
 
 
@@ -169,12 +181,43 @@ def big_objects(tmp_path, embedded, unique_prefix):
     return scenario, _populate(scenario, embedded)
 
 
+@pytest.fixture
+def big_objects_without_checksums(tmp_path, embedded, unique_prefix):
+    """As ``big_objects``, written with no checksum (as older objects, or other tools'): an
+    ETag is all they have."""
+    scenario = make_scenario(
+        tmp_path,
+        embedded.url,
+        unique_prefix,
+        dataset={"objects": 2, "sizes": {"distribution": "fixed", "size": 600_000}},
+        cluster={"hosts": 1},
+    )
+    dataset = build_dataset(scenario.dataset)
+    asyncio.run(
+        populate_async(
+            embedded,
+            bucket=dataset.bucket,
+            prefix=dataset.prefix,
+            keys=dataset.keys,
+            sizes=dataset.sizes,
+            content_index=dataset.content_index,
+            seed=dataset.seed,
+            fingerprint=dataset.fingerprint(),
+            progress=False,
+            checksum=None,
+        )
+    )
+    return scenario, dataset
+
+
 def _read(proxy, dataset, tmp_path, key_index, offset, length, *, rewind=False, **kwargs):
-    """One get_range through the proxy: (chunks the sink got, rewinds, attempts, error)."""
+    """One get_range through the proxy: (chunks the sink got, rewinds, attempts, error); the
+    check that verified the bytes goes into ``checks`` when a list is given."""
     chunks: list[bytes] = []
     rewinds: list[int] = []
     outcome: dict = {}
     verify_etag = kwargs.pop("verify_etag", True)
+    checks = kwargs.pop("checks", [])
 
     async def sink(chunk: bytes) -> None:
         chunks.append(chunk)
@@ -209,7 +252,9 @@ def _read(proxy, dataset, tmp_path, key_index, offset, length, *, rewind=False, 
                 )
             except ObjectError as error:
                 outcome["error"] = error
-            outcome["attempts"] = [row[-1] for row in ctx.log.rows]
+            attempts, check = EVENT_COLUMNS.index("attempts"), EVENT_COLUMNS.index("check")
+            outcome["attempts"] = [row[attempts] for row in ctx.log.rows]
+            checks.extend(row[check] for row in ctx.log.rows)
 
     asyncio.run(go())
     return chunks, rewinds, outcome.get("attempts"), outcome.get("error")
@@ -268,11 +313,98 @@ def test_a_body_that_keeps_breaking_is_an_object_error(tmp_path, embedded, big_o
     assert received == _source(scenario, dataset, 0)[: len(received)]
 
 
-def test_a_corrupted_body_fails_the_etag_check(tmp_path, embedded, big_objects):
+def _crc64nvme(data: bytes) -> str:
+    """The base64 CRC64NVME S3 stores, computed here by awscrt directly, not through botocore."""
+    from awscrt import checksums
+
+    return base64.b64encode(checksums.crc64nvme(data).to_bytes(8, "big")).decode()
+
+
+def test_whole_objects_are_verified_by_their_stored_checksum(tmp_path, embedded, big_objects):
     scenario, dataset = big_objects
+    source = _source(scenario, dataset, 0)
+    with FaultProxy(embedded.url, prefix=dataset.prefix, seed=3) as proxy:
+        checks: list[str] = []
+        chunks, _, _, error = _read(
+            proxy, dataset, tmp_path, 0, 0, 600_000, whole=True, checks=checks
+        )
+        assert error is None and b"".join(chunks) == source
+        assert checks == ["crc64nvme"]
+    # Bodies that break are resumed with ranged GETs, which carry no checksum: their bytes go
+    # into the same running CRC, so the object is still verified as a whole.
+    rates = FaultRates(reset=0.5, truncate=0.5)
+    with FaultProxy(embedded.url, prefix=dataset.prefix, rates=rates, seed=3) as proxy:
+        checks = []
+        chunks, _, _, error = _read(
+            proxy, dataset, tmp_path, 0, 0, 600_000, whole=True, max_resumes=30, checks=checks
+        )
+        assert proxy.injected["reset"] + proxy.injected["truncate"] >= 1
+    assert error is None and b"".join(chunks) == source
+    assert checks == ["crc64nvme"]
+    # A range of an object is not the object: nothing to check it against.
+    with FaultProxy(embedded.url, prefix=dataset.prefix, seed=3) as proxy:
+        checks = []
+        chunks, _, _, error = _read(proxy, dataset, tmp_path, 0, 100, 5_000, checks=checks)
+    assert error is None and b"".join(chunks) == source[100:5_100] and checks == ["none"]
+
+
+def test_a_corrupted_body_fails_the_checksum_check(tmp_path, embedded, big_objects):
+    scenario, dataset = big_objects
+    key = dataset.keys[0]
+    expected = _crc64nvme(_source(scenario, dataset, 0))
+    with FaultProxy(embedded.url, always={key: "corrupt"}, seed=2) as proxy:
+        _, _, _, error = _read(proxy, dataset, tmp_path, 0, 0, 600_000, whole=True)
+        assert isinstance(error, ObjectError) and error.key == key
+        assert "CRC64NVME" in str(error) and expected in str(error), error
+        assert proxy.requests["GET"] == 1
+        _, rewinds, _, error = _read(
+            proxy, dataset, tmp_path, 0, 0, 600_000, rewind=True, whole=True
+        )
+        assert isinstance(error, ObjectError) and rewinds == [600_000]
+        assert proxy.requests["GET"] == 1 + 2
+        checks: list[str] = []
+        chunks, _, _, error = _read(
+            proxy, dataset, tmp_path, 0, 0, 600_000, whole=True, verify_etag=False, checks=checks
+        )
+    assert error is None and checks == ["none"]
+    assert b"".join(chunks) != _source(scenario, dataset, 0)
+
+
+def test_a_wrong_stored_checksum_is_detected_even_across_resumes(tmp_path, embedded, big_objects):
+    scenario, dataset = big_objects
+    key = f"{dataset.prefix}wrong-crc32c"
+    source = _source(scenario, dataset, 1)
+    wrong = base64.b64encode(b"\0\0\0\0").decode()
+    # The store keeps the checksum the writer claims; S3 would refuse it, which is why a
+    # checksum that disagrees with the bytes reaching the reader is corruption.
+    sync_client(embedded).put_object(
+        Bucket=dataset.bucket, Key=key, Body=source, ChecksumCRC32C=wrong
+    )
+    odd = replace(dataset, keys=[key])
+    rates = FaultRates(truncate=0.5)
+    with FaultProxy(embedded.url, prefix=dataset.prefix, rates=rates, seed=4) as proxy:
+        _, rewinds, _, error = _read(
+            proxy, odd, tmp_path, 0, 0, 600_000, rewind=True, whole=True, max_resumes=30
+        )
+        assert proxy.injected["truncate"] >= 1
+    assert isinstance(error, ObjectError) and error.key == key
+    assert "CRC32C" in str(error) and wrong in str(error), error
+    assert rewinds == [600_000]
+
+
+def test_a_corrupted_body_without_a_checksum_fails_the_etag_check(
+    tmp_path, embedded, big_objects_without_checksums
+):
+    scenario, dataset = big_objects_without_checksums
     key = dataset.keys[0]
     source = _source(scenario, dataset, 0)
     expected_md5 = hashlib.md5(source, usedforsecurity=False).hexdigest()
+    checks: list[str] = []
+    with FaultProxy(embedded.url, prefix=dataset.prefix, seed=2) as proxy:
+        chunks, _, _, error = _read(
+            proxy, dataset, tmp_path, 0, 0, 600_000, whole=True, checks=checks
+        )
+    assert error is None and b"".join(chunks) == source and checks == ["md5"]
     with FaultProxy(embedded.url, always={key: "corrupt"}, seed=2) as proxy:
         # Bytes already in the sink cannot be taken back: the first mismatch is the error.
         _, _, _, error = _read(proxy, dataset, tmp_path, 0, 0, 600_000, whole=True)
