@@ -78,9 +78,7 @@ def test_summary_counts_the_check_of_every_get(tmp_path, embedded, unique_prefix
 
 
 def test_objects_without_a_checksum_fall_back_to_md5(tmp_path, embedded, unique_prefix):
-    scenario = make_scenario(
-        tmp_path, embedded.url, unique_prefix, modes={"run": ["file", "pipe"]}
-    )
+    scenario = make_scenario(tmp_path, embedded.url, unique_prefix, modes={"run": ["file", "pipe"]})
     _populate_without_checksums(scenario, embedded)  # the run finds them there and keeps them
     result = quiet_run(scenario, tmp_path)
     assert result.status == "ok", result.summary["error"]
