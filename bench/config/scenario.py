@@ -139,7 +139,7 @@ class StorageConfig:
     profile: str | None
     checksum_validation: str
     max_attempts: int
-    verify_etag: bool  # MD5 of whole single-part objects against their ETag
+    verify_etag: bool  # whole objects: stored checksum, else MD5 against a single-part ETag
     volume_root: Path | None
 
 
