@@ -186,7 +186,7 @@ class HostContext:
     first_byte_delay_s: float
     settings: ModeSettings = field(default_factory=ModeSettings)
     epochs: int = _TRAINING["epochs"]
-    compute_bps: float = 0.0
+    compute_bps: float = _TRAINING["compute_rate"]
     step_bytes: int = _TRAINING["step_bytes"]
     barriers: EpochBarriers | None = None  # one per epoch, shared by all hosts of the job
     # Keys that failed after all their retries (key -> why); more than max_failed_keys on one
