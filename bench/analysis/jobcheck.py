@@ -250,7 +250,7 @@ def check_local_disk(job: TrainingJob, *, volume_size_gb: int | None = None) -> 
         return Finding(
             "local-disk",
             "ok",
-            subject,
+            "ResourceConfig.InstanceType",
             f"{job.instance_type} has no local NVMe: SageMaker provisions a gp2 volume of "
             "VolumeSizeInGB",
             figures,
