@@ -241,6 +241,12 @@ def _model_validator() -> Any:
 
         _validate_long = _validate_integer
 
+        def _type_check_datetime(self, value: Any) -> bool:
+            try:
+                return bool(super()._type_check_datetime(value))
+            except (RuntimeError, OverflowError, OSError):  # dateutil on absurd epoch numbers
+                return False
+
     return ModelValidator()
 
 
@@ -403,7 +409,7 @@ def _stagebench_problems(raw: Mapping[str, Any], kind: str) -> list[str]:
         if _is_int(volume) and not VOLUME_MIN_GB <= volume <= VOLUME_MAX_GB:
             lines.append(
                 f"ResourceConfig.VolumeSizeInGB = {volume}: must be {VOLUME_MIN_GB} to "
-                f"{VOLUME_MAX_GB:,} ({VOLUME_RANGE_SOURCE})"
+                f"{VOLUME_MAX_GB:,} GB (gp2's 1 GiB to 16 TiB: the volume SageMaker provisions)"
             )
     stopping = raw.get("StoppingCondition")
     if isinstance(stopping, Mapping):
@@ -963,8 +969,14 @@ def recommended_job(
 
     kind = CREATE if job.kind == DESCRIBE else job.kind
     problems = job_problems(out, kind)
-    if problems:  # what we emit must be what we accept: a bug if not
-        raise StagebenchError(f"the recommended job does not validate: {problems[0]}")
+    if problems:
+        # A describe output may lack what a request needs (a trimmed copy); anything else
+        # would be a request we built wrongly, and is reported the same way rather than emitted.
+        lines = [f"{source}: {line}" for line in problems[:MAX_PROBLEM_LINES]]
+        raise JobError(
+            "\n".join([f"{source}: the recommended {kind} request would not validate:", *lines]),
+            problems,
+        )
     return out, lines
 
 

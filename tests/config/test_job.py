@@ -505,3 +505,43 @@ def test_job_check_on_a_bad_job_is_exit_2_with_paths(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "InputDataConfig[0].DataSource.S3DataSource.S3DataDistributionType" in result.stderr
+
+
+def test_hostile_jobs_are_job_errors_and_what_passes_botocore_accepts():
+    """Seeded mutations of valid jobs: every outcome is a JobError or a request botocore's own
+    validator accepts, never another exception."""
+    import random
+
+    junk = [None, [], {}, "", "x" * 2000, -1, 0, 10**30, 1.5, True, [1], {"a": 1}, "s3://"]
+    rng = random.Random(11)
+
+    def paths(value, path=()):
+        if path:
+            yield path
+        if isinstance(value, dict | list):
+            children = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in children:
+                yield from paths(child, (*path, key))
+
+    accepted = 0
+    for _ in range(200):
+        raw = copy.deepcopy(rng.choice([create_request(), describe_output()]))
+        for _ in range(rng.randint(1, 3)):
+            *parents, last = rng.choice(list(paths(raw)))
+            holder = raw
+            for key in parents:
+                holder = holder[key]
+            if isinstance(holder, dict) and rng.random() < 0.2:
+                del holder[last]
+            else:
+                holder[last] = copy.deepcopy(rng.choice(junk))
+        try:
+            job = parse_job(raw)
+            modes = {channel.name: "pipe" for channel in job.channels}
+            out, _ = recommended_job(raw, input_modes=modes, volume_size_gb=9)
+        except JobError:
+            continue
+        accepted += 1
+        if job.kind != DEFINITION:
+            validate_parameters(out, create_shape())
+    assert 0 < accepted < 200
