@@ -50,7 +50,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -845,15 +845,15 @@ def _project(value: Any, shape: Any) -> tuple[Any, list[str]]:
                 dropped.append(key)
                 continue
             kept[key], inner = _project(member, shape.members[key])
-            dropped += [f"{key}.{path}" for path in inner]
+            dropped += [f"{key}{'' if path.startswith('[') else '.'}{path}" for path in inner]
         return kept, dropped
     if shape.type_name == "list" and isinstance(value, list):
         items, dropped = [], []
         for index, item in enumerate(value):
             projected, inner = _project(item, shape.member)
             items.append(projected)
-            dropped += [f"[{index}].{path}" for path in inner]
-        return items, [p.replace(".[", "[") for p in dropped]
+            dropped += [f"[{index}]{'' if path.startswith('[') else '.'}{path}" for path in inner]
+        return items, dropped
     return value, []
 
 
@@ -998,7 +998,3 @@ def local_disk_gib(instance_type: str) -> float:
 
     instance = load_instances().get(instance_type)
     return instance.local_nvme_gib if instance else 0.0
-
-
-def iter_s3_channels(job: TrainingJob) -> Iterator[Channel]:
-    return (channel for channel in job.channels if channel.source == "S3")

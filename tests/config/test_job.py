@@ -463,15 +463,16 @@ def test_recommended_create_request_round_trips_through_botocore():
 
 
 def test_describe_output_becomes_a_create_request():
-    out, diff = recommended_job(
-        describe_output(), input_modes={"validation": "file"}, volume_size_gb=60
-    )
+    raw = describe_output()
+    raw["FieldOfANewerApi"] = {"Anything": 1}  # a newer API's output field: dropped, not refused
+    out, diff = recommended_job(raw, input_modes={"validation": "file"}, volume_size_gb=60)
     validate_parameters(out, create_shape())
     for read_only in ("TrainingJobArn", "TrainingJobStatus", "ModelArtifacts", "ResponseMetadata"):
         assert read_only not in out
     assert out["InputDataConfig"][1]["InputMode"] == "File"
     assert diff[0].startswith("DescribeTrainingJob → CreateTrainingJob request: dropped")
     assert "TrainingJobArn" in diff[0]
+    assert "FieldOfANewerApi" not in out
     assert any(line.startswith("TrainingJobName: kept") for line in diff)
     assert parse_job(out).kind == CREATE
 
