@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "validate",
     "startup",
     "report",
+    "job",
 )
 
 
