@@ -134,7 +134,7 @@ def main() -> int:
         job = result.job()
         print(
             f"  {mode:<9} {seconds[0]:6.2f} s {statistics.median(seconds):6.2f} s   "
-            f"startup {job['startup_s']:9.1f} s   epoch {job['epoch_s']:9.1f} s   "
+            f"startup {job.startup_s:9.1f} s   epoch {job.epoch_s:9.1f} s   "
             f"peak RSS {peak_rss_bytes() / 1e9:.2f} GB"
         )
     rss = peak_rss_bytes()

@@ -14,7 +14,6 @@ endpoint's profile (``embedded`` for the embedded server). Writes ``startup.csv`
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from collections.abc import Callable
@@ -116,45 +115,36 @@ def live_points(
     say: Any,
 ) -> list[dict[str, Any]]:
     """Run the scenario live at each file count on one endpoint; startup per mode (slowest host)."""
-    from bench.analysis.validate import _embedded_credentials
-    from bench.run.runner import run_scenario
+    from bench.run.runner import run_on_endpoint
     from bench.s3.endpoint import open_endpoint
 
     rows = []
     spec = scenario.storage.endpoint
     with open_endpoint(spec, region=scenario.storage.region) as endpoint:
-        credentials = _embedded_credentials() if endpoint.kind == "embedded" else None
-        with credentials or contextlib.nullcontext():
-            for files in counts:
-                point = live_scenario(
-                    scenario, files, total_bytes=total_bytes, file_bytes=file_bytes
+        for files in counts:
+            point = live_scenario(scenario, files, total_bytes=total_bytes, file_bytes=file_bytes)
+            say(f"live: {files:,} files ...")
+            started = time.perf_counter()
+            result = run_on_endpoint(
+                point, endpoint, results_root=results_root, progress=False, say=lambda _: None
+            )
+            if result.status != "ok":
+                raise StagebenchError(
+                    f"live run at {files} files {result.status}: {result.error}; "
+                    "lower --max-files or pass --no-live"
                 )
-                say(f"live: {files:,} files ...")
-                started = time.perf_counter()
-                result = run_scenario(
-                    point,
-                    results_root=results_root,
-                    endpoint_spec=endpoint.url if endpoint.kind != "aws" else "aws",
-                    progress=False,
-                    say=lambda _: None,
+            for mode, figures in result.run_summary.modes.items():
+                rows.append(
+                    {
+                        "source": "live",
+                        "files": files,
+                        "file_bytes": int(point.raw["dataset"]["sizes"]["size"]),
+                        "total_bytes": int(result.run_summary.dataset.bytes),
+                        "mode": mode,
+                        "startup_s": float(figures.startup_s),
+                        "seconds_to_compute": time.perf_counter() - started,
+                    }
                 )
-                if result.status != "ok":
-                    raise StagebenchError(
-                        f"live run at {files} files {result.status}: {result.error}; "
-                        "lower --max-files or pass --no-live"
-                    )
-                for mode, figures in result.summary["modes"].items():
-                    rows.append(
-                        {
-                            "source": "live",
-                            "files": files,
-                            "file_bytes": int(point.raw["dataset"]["sizes"]["size"]),
-                            "total_bytes": int(result.summary["dataset"]["bytes"]),
-                            "mode": mode,
-                            "startup_s": float(figures["startup_s"]),
-                            "seconds_to_compute": time.perf_counter() - started,
-                        }
-                    )
     return rows
 
 

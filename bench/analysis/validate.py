@@ -19,18 +19,17 @@ measurements are the medians over the runs; ``live_min`` and ``live_max`` show t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import math
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from bench.analysis.inputs import model_arguments, scenario_storage
 from bench.config.scenario import Scenario
+from bench.core.figures import JobFigures
 from bench.errors import StagebenchError
 from bench.run import results as results_io
 from bench.vocabulary import LIST_PAGE_KEYS
@@ -77,25 +76,6 @@ async def pin_endpoint(
     return Pinned(page_s, parallel, rate, bandwidth)
 
 
-@contextlib.contextmanager
-def _embedded_credentials() -> Iterator[None]:
-    """run_scenario reaches an already running server by URL through the standard credential
-    chain; give it the embedded server's dummy keys for the length of the run."""
-    from bench.s3.server import EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
-
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict(zip(names, (EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY), strict=True)))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _relative_error(model: float, live: float) -> float:
     if not (math.isfinite(model) and math.isfinite(live)) or live == 0:
         return float("nan")
@@ -103,7 +83,7 @@ def _relative_error(model: float, live: float) -> float:
 
 
 def error_table(
-    scenario_name: str, runs: list[tuple[Any, dict[str, Any]]], pinned: Any, profiled: Any
+    scenario_name: str, runs: list[tuple[Any, Mapping[str, JobFigures]]], pinned: Any, profiled: Any
 ) -> Any:
     """A row per (mode, metric, scope): live (median over ``runs``, each a pair of its hosts
     table and its job figures per mode, and their spread), model (pinned), model (profile
@@ -115,9 +95,9 @@ def error_table(
         for metric in METRICS:
             for scope in ("job", "host median"):
                 if scope == "job":
-                    values = [float(modes[mode].get(metric, float("nan"))) for _, modes in runs]
-                    model = float(pinned[mode].job()[metric])
-                    alone = float(profiled[mode].job()[metric])
+                    values = [float(getattr(modes[mode], metric)) for _, modes in runs]
+                    model = float(getattr(pinned[mode].job(), metric))
+                    alone = float(getattr(profiled[mode].job(), metric))
                 else:
                     if metric not in runs[0][0]:
                         continue
@@ -153,7 +133,7 @@ def _host_median(result: Any, metric: str) -> float:
 
 
 def explain(
-    table: Any, *, pinned: Pinned | None, profile: Any, live_modes: dict[str, Any]
+    table: Any, *, pinned: Pinned | None, profile: Any, live_modes: Mapping[str, JobFigures]
 ) -> list[str]:
     """Plain words for every (mode, metric) the model misses by more than the target."""
     lines = []
@@ -170,9 +150,9 @@ def explain(
             f"{abs(error) * 100:.0f}% ({row['model']:.3f} s vs {row['live']:.3f} s live): {why}"
         )
     for mode, figures in live_modes.items():
-        span = figures.get("end_s", 0.0)
+        span = figures.end_s
         if span > 0 and pinned is not None:
-            rate = figures.get("gets", 0) / span
+            rate = figures.gets / span
             lines.append(
                 f"{mode}: live {rate:.0f} GET/s over the run; ceiling measured before it "
                 f"{pinned.get_per_s:.0f} GET/s, profile {profile.endpoint_get_per_s:.0f} GET/s"
@@ -283,7 +263,7 @@ def validate_scenario(
     """Run the scenario live ``repeat`` times, each pinned before, then the model on the same
     dataset; write ``validate.csv`` into the last run's folder."""
     from bench.core.model import model_job
-    from bench.run.runner import prepare_dataset, run_scenario
+    from bench.run.runner import prepare_dataset, run_on_endpoint
     from bench.s3.endpoint import open_endpoint
 
     spec = scenario.storage.endpoint
@@ -311,16 +291,9 @@ def validate_scenario(
                 f"run {run_number + 1}/{repeat}, pinned before it: "
                 + _pin_line(pin, profile, objects=dataset.objects, hosts=scenario.cluster.hosts)
             )
-            embedded = endpoint.kind == "embedded"
-            with _embedded_credentials() if embedded else contextlib.nullcontext():
-                result = run_scenario(
-                    scenario,
-                    results_root=results_root,
-                    endpoint_spec=endpoint.url if endpoint.kind != "aws" else "aws",
-                    profile=aws_profile,
-                    progress=False,
-                    say=say,
-                )
+            result = run_on_endpoint(
+                scenario, endpoint, results_root=results_root, progress=False, say=say
+            )
             if result.status != "ok":
                 raise StagebenchError(
                     f"live run {result.status}: {result.error}; partial results in {result.run_dir}"
@@ -340,7 +313,7 @@ def validate_scenario(
         storage=profiled_storage, prefix_objects=dataset.objects, **arguments
     )
     model_s = time.perf_counter() - started
-    runs = [(r.hosts, r.summary["modes"]) for r in results]
+    runs = [(r.hosts, r.run_summary.modes) for r in results]
     table = error_table(scenario.name, runs, model_pinned, model_profiled)
     results_io.write_csv(results[-1].run_dir / "validate.csv", table)
     return Validation(table, pinned, profile, results, model_s)

@@ -77,7 +77,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"median |error| of startup_s and epoch_s: {median_error * 100:.1f}% "
         f"({verdict} the {TARGET_ERROR * 100:.0f}% target)"
     )
-    live_modes = results[-1].summary["modes"]
+    live_modes = results[-1].run_summary.modes
     pinned = validation.pinned
     for line in explain(table, pinned=pinned, profile=profile, live_modes=live_modes):
         print(f"  {line}")

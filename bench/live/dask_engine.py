@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from bench.config.scenario import Scenario
@@ -70,6 +71,29 @@ def check_reachable(endpoint: Endpoint, address: str) -> None:
         raise StagebenchError(
             "the embedded S3 server listens on 127.0.0.1 only, out of reach of remote Dask "
             "workers; give --endpoint with a URL the workers can reach, or use --dask local:N"
+        )
+
+
+class DaskEngine:
+    """Every host of a mode as one task on a worker of ``client``'s cluster."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def play(
+        self,
+        mode: str,
+        plans: list[HostPlan],
+        *,
+        endpoint: Endpoint,
+        scenario: Scenario,
+        volumes: Path,
+        log: EventLog,
+    ) -> list[HostOutcome]:
+        # Each worker keeps its hosts' volumes in its own temp folder: ``volumes`` is this
+        # machine's and goes unused.
+        return run_mode_dask(
+            self.client, mode, plans, endpoint=endpoint, scenario=scenario, log=log
         )
 
 

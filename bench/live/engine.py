@@ -2,6 +2,9 @@
 
 Each host has its own aiobotocore client (its own connection pool, sized for its concurrency),
 its own NIC cap and its own volume folder, as separate machines would.
+
+A run plays its modes through an ``Engine``: ``LocalEngine`` here, or ``DaskEngine``
+(``bench.live.dask_engine``) for hosts on a Dask cluster; ``open_engine`` picks the scenario's.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ import asyncio
 import contextlib
 import importlib
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.config.scenario import Scenario
 from bench.errors import HostError, StagebenchError, describe_cause
@@ -32,6 +36,58 @@ PATH_MODULES = {
     "pipe": "bench.live.pipe",
     "fastfile": "bench.live.fastfile",
 }
+
+
+class Engine(Protocol):
+    """Plays one mode for every host and gives back each host's outcome, in plan order."""
+
+    def play(
+        self,
+        mode: str,
+        plans: list[HostPlan],
+        *,
+        endpoint: Endpoint,
+        scenario: Scenario,
+        volumes: Path,
+        log: EventLog,
+    ) -> list[HostOutcome]:
+        """Requests go into ``log`` as they happen, so a mode that stops keeps them."""
+        ...
+
+
+class LocalEngine:
+    """Every host of a mode as a task on one asyncio event loop in this process."""
+
+    def play(
+        self,
+        mode: str,
+        plans: list[HostPlan],
+        *,
+        endpoint: Endpoint,
+        scenario: Scenario,
+        volumes: Path,
+        log: EventLog,
+    ) -> list[HostOutcome]:
+        outcomes, _ = asyncio.run(
+            run_mode(mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes, log=log)
+        )
+        return outcomes
+
+
+@contextlib.contextmanager
+def open_engine(
+    scenario: Scenario, endpoint: Endpoint, *, say: Callable[[str], None] = print
+) -> Iterator[Engine]:
+    """The engine ``execution.engine`` names, open for as long as the block runs."""
+    if scenario.execution.engine != "dask":
+        yield LocalEngine()
+        return
+    from bench.live.dask_engine import DaskEngine, check_reachable, dask_client
+
+    check_reachable(endpoint, scenario.execution.dask)
+    say(f"engine: dask {scenario.execution.dask}")
+    with dask_client(scenario.execution.dask, hosts=scenario.cluster.hosts) as client:
+        yield DaskEngine(client)
 
 
 def _client_config(scenario: Scenario) -> Any:

@@ -11,7 +11,6 @@ the measured files of the run are never touched.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.core.figures import JobFigures
 from bench.errors import ResultsError, StagebenchError
 from bench.report import capacity
 from bench.report.capacity import (
     MODE_NAMES,
     DecisionFigures,
-    ModeFigures,
     Recommendation,
     VolumeSizing,
 )
@@ -68,10 +67,10 @@ class Facts:
     artifacts_sizing: VolumeSizing
     volume_limit_gb: float
     volume_limit_source: str
-    measured: dict[str, ModeFigures]
+    measured: dict[str, JobFigures]
     profile: Profile | None = None
     profile_note: str = ""
-    modelled: dict[str, ModeFigures] = field(default_factory=dict)
+    modelled: dict[str, JobFigures] = field(default_factory=dict)
     what_ifs: pd.DataFrame | None = None
     what_if_notes: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)  # figures and tables, for the caller
@@ -120,7 +119,7 @@ def _facts(run: RunData, model_profile: str | None) -> Facts:
         instances = load_instances()
     except (OSError, ValueError, KeyError):
         instances = {}
-    cluster = run.summary.get("cluster", {})
+    cluster = run.summary.cluster
     instance_name = str(cluster.get("instance") or "")
     instance = instances.get(instance_name)
     hourly = float(cluster.get("hourly_price") or 0.0)
@@ -177,19 +176,8 @@ def _largest_shard(run: RunData) -> tuple[int | None, int]:
     return int(per_host.argmax()), int(per_host.max())
 
 
-def _measured_figures(run: RunData) -> dict[str, ModeFigures]:
-    figures = {}
-    for mode, job in (run.summary.get("modes") or {}).items():
-        job = {key: value for key, value in job.items() if value is not None}  # null: no figure
-        figures[mode] = ModeFigures(
-            startup_s=float(job.get("startup_s", math.nan)),
-            job_s=float(job.get("end_s", math.nan)),
-            au=float(job.get("au", math.nan)),
-            gets=int(job.get("gets", 0)),
-            lists=int(job.get("lists", 0)),
-            epoch_s=float(job.get("epoch_s", math.nan)),
-        )
-    return figures
+def _measured_figures(run: RunData) -> dict[str, JobFigures]:
+    return dict(run.summary.modes)
 
 
 def _model(facts: Facts, profile_name: str) -> None:
@@ -230,9 +218,9 @@ def _model(facts: Facts, profile_name: str) -> None:
     facts.written.append(path)
     base = table[table["what_if"] == "as run"]
     for row in base.itertuples():
-        facts.modelled[str(row.mode)] = ModeFigures(
+        facts.modelled[str(row.mode)] = JobFigures(
             startup_s=float(row.startup_s),
-            job_s=float(row.job_s),
+            end_s=float(row.job_s),
             au=float(row.au),
             gets=int(row.gets),
             lists=int(row.lists),
@@ -246,15 +234,15 @@ def _model(facts: Facts, profile_name: str) -> None:
 def _overview(facts: Facts) -> list[Any]:
     run = facts.run
     summary = run.summary
-    endpoint = summary.get("environment", {}).get("endpoint", {})
-    distribution = summary.get("distribution", {})
-    cluster = summary.get("cluster", {})
-    training = summary.get("training", {})
+    endpoint = summary.endpoint
+    distribution = summary.distribution
+    cluster = summary.cluster
+    training = summary.training
     blocks: list[Any] = [
         Paragraph(
-            f"Run `{run.run_dir.name}` of scenario **{run.name}**, started {summary.get('started')}"
-            f", status **{summary.get('status')}**. Endpoint: {endpoint.get('kind')}"
-            + (f" ({endpoint.get('url')})" if endpoint.get("url") else "")
+            f"Run `{run.run_dir.name}` of scenario **{run.name}**, started {summary.started}"
+            f", status **{summary.status}**. Endpoint: {endpoint.kind}"
+            + (f" ({endpoint.url})" if endpoint.url else "")
             + f". Cluster: {cluster.get('hosts')} × {cluster.get('instance')}, "
             f"{distribution.get('type')}"
             + (
@@ -270,10 +258,10 @@ def _overview(facts: Facts) -> list[Any]:
             )
         )
     ]
-    if summary.get("status") != "ok":
+    if summary.status != "ok":
         blocks.append(
             Alert(
-                f"this run ended {summary.get('status')} ({summary.get('error')}); its figures "
+                f"this run ended {summary.status} ({summary.error}); its figures "
                 "are partial. Re-run the scenario before forwarding this report."
             )
         )
@@ -324,7 +312,7 @@ def _answers(facts: Facts) -> list[Any]:
     skew = _skew_rows(facts)
     if skew is not None:
         sharded = skew.iloc[0]
-        is_sharded = facts.run.summary.get("distribution", {}).get("type") == "ShardedByS3Key"
+        is_sharded = facts.run.summary.sharded
         items.append(
             f"**Skew:** {sharded['strategy']} {'puts' if is_sharded else 'would put'} "
             f"{sharded['imbalance_ratio']:.2f}× the mean bytes on the busiest host; bytes-balanced "
@@ -353,8 +341,8 @@ def _dataset_section(facts: Facts) -> list[Any]:
         ("Gini of sizes", f"{metrics.gini(sizes):.3f}"),
         ("CV of sizes", f"{metrics.coefficient_of_variation(sizes):.3f}"),
     ]
-    dataset = facts.run.summary.get("dataset") or {}
-    where = f"s3://{dataset.get('bucket')}/{dataset.get('prefix')}" if dataset else "unknown"
+    dataset = facts.run.summary.dataset
+    where = f"s3://{dataset.bucket}/{dataset.prefix}" if dataset else "unknown"
     return [
         Heading(1, "Dataset"),
         Paragraph(f"{where}; sizes {facts.run.sizes_source}."),
@@ -366,26 +354,20 @@ def _mode_costs(facts: Facts) -> dict[str, dict[str, Any]]:
     from bench import cost
 
     out = {}
-    for mode, job in (facts.run.summary.get("modes") or {}).items():
-        job = {key: value for key, value in job.items() if value is not None}  # null: no figure
-        hosts = int(job.get("hosts", 0))
-        job_s = float(job.get("end_s", math.nan))
-        requests_usd = (
-            int(job.get("gets", 0)) * cost.GET_PER_1000
-            + int(job.get("lists", 0)) * cost.LIST_PER_1000
-        ) / 1000
-        instance_usd = hosts * job_s / 3600 * facts.hourly_price
+    for mode, job in facts.run.summary.modes.items():
+        requests_usd = (job.gets * cost.GET_PER_1000 + job.lists * cost.LIST_PER_1000) / 1000
+        instance_usd = job.hosts * job.end_s / 3600 * facts.hourly_price
         out[mode] = {
             "mode": mode,
-            "hosts": hosts,
-            "startup_s": float(job.get("startup_s", math.nan)),
-            "epoch_s": float(job.get("epoch_s", math.nan)),
-            "stall_s": float(job.get("stall_s", math.nan)),
-            "au": float(job.get("au", math.nan)),
-            "job_s": job_s,
-            "gets": int(job.get("gets", 0)),
-            "lists": int(job.get("lists", 0)),
-            "mb_per_s": float(job.get("mb_per_s", math.nan)),
+            "hosts": job.hosts,
+            "startup_s": job.startup_s,
+            "epoch_s": job.epoch_s,
+            "stall_s": job.stall_s,
+            "au": job.au,
+            "job_s": job.end_s,
+            "gets": job.gets,
+            "lists": job.lists,
+            "mb_per_s": job.mb_per_s,
             "request_usd": requests_usd,
             "instance_usd": instance_usd,
             "total_usd": requests_usd + instance_usd,
@@ -677,7 +659,7 @@ def _volume_section(facts: Facts) -> list[Any]:
     return blocks
 
 
-def _decision_figures(facts: Facts, modes: dict[str, ModeFigures], *, modelled: bool):
+def _decision_figures(facts: Facts, modes: dict[str, JobFigures], *, modelled: bool):
     from bench import cost
     from bench.report import whatif
 
@@ -700,7 +682,7 @@ def _decision_figures(facts: Facts, modes: dict[str, ModeFigures], *, modelled: 
     )
 
 
-def _recommend(facts: Facts, modes: dict[str, ModeFigures], *, modelled: bool):
+def _recommend(facts: Facts, modes: dict[str, JobFigures], *, modelled: bool):
     if not modes:
         return None
     return capacity.recommend_mode(_decision_figures(facts, modes, modelled=modelled))
@@ -850,12 +832,11 @@ def _startup_sweep(facts: Facts) -> pd.DataFrame | None:
 def _assumptions_section(facts: Facts) -> list[Any]:
     run = facts.run
     summary = run.summary
-    items = list(summary.get("assumptions") or [])
-    if summary.get("distribution", {}).get("type") == "FullyReplicated":
+    items = list(summary.assumptions)
+    if summary.distribution_type == "FullyReplicated":
         items.append("FullyReplicated: every host reads every object, so each holds the dataset.")
-    env = summary.get("environment", {})
-    machine = env.get("machine", {})
-    endpoint = env.get("endpoint", {})
+    machine = summary.machine
+    endpoint = summary.endpoint
     if _on_this_machine(run):
         items.append(
             f"Measured figures: {_server_name(run)} on this machine "
@@ -864,8 +845,8 @@ def _assumptions_section(facts: Facts) -> list[Any]:
         )
     else:
         items.append(
-            f"Measured figures: endpoint {endpoint.get('kind')} {endpoint.get('url') or ''} in "
-            f"{endpoint.get('region')}, from a machine with {machine.get('cpus')} CPUs; "
+            f"Measured figures: endpoint {endpoint.kind} {endpoint.url or ''} in "
+            f"{endpoint.region}, from a machine with {machine.get('cpus')} CPUs; "
             "simulated hosts share its CPU and network."
         )
     if facts.profile is not None:
@@ -911,19 +892,13 @@ def _figure(facts: Facts, stem: str, draw: Any, caption: str) -> list[Any]:
 
 def _on_this_machine(run: RunData) -> bool:
     """The embedded server, or any S3 endpoint on the loopback address (``stagebench serve``)."""
-    from urllib.parse import urlparse
-
-    if run.endpoint_kind == "embedded":
-        return True
-    url = run.summary.get("environment", {}).get("endpoint", {}).get("url") or ""
-    return urlparse(url).hostname in ("127.0.0.1", "localhost", "::1")
+    return run.summary.endpoint.on_loopback
 
 
 def _server_name(run: RunData) -> str:
     if run.endpoint_kind == "embedded":
         return "the embedded S3 server (moto, in a child process)"
-    url = run.summary.get("environment", {}).get("endpoint", {}).get("url")
-    return f"the S3 server at {url}"
+    return f"the S3 server at {run.summary.endpoint.url}"
 
 
 def _profile_where(profile: Profile) -> str:

@@ -33,6 +33,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bench.core.figures import JobFigures
 from bench.units import GIB, format_seconds, format_size
 from bench.vocabulary import MODES
 
@@ -140,18 +141,6 @@ def local_disk_warning(volume_gb: int, instance: str, local_nvme_gib: float) -> 
 
 
 @dataclass(frozen=True)
-class ModeFigures:
-    """One mode's job figures, measured or modelled."""
-
-    startup_s: float
-    job_s: float  # job start to the last host's end of training
-    au: float
-    gets: int
-    lists: int = 0
-    epoch_s: float = float("nan")
-
-
-@dataclass(frozen=True)
 class DecisionFigures:
     """What the input-mode rules look at; every field comes from a run or the model."""
 
@@ -162,7 +151,7 @@ class DecisionFigures:
     median_object_bytes: float
     epochs: int
     access: str  # "sequential" | "random"
-    modes: Mapping[str, ModeFigures]
+    modes: Mapping[str, JobFigures]
     get_price_per_1000: float = 0.0
     list_price_per_1000: float = 0.0
 
@@ -226,8 +215,8 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
         and "file" in remaining
         and len(remaining) > 1
         and figures.median_object_bytes < SMALL_OBJECT_BYTES
-        and file.job_s > 0
-        and file.startup_s / file.job_s >= STARTUP_DOMINATES
+        and file.end_s > 0
+        and file.startup_s / file.end_s >= STARTUP_DOMINATES
     ):
         others = ", ".join(
             f"{MODE_NAMES[m]} starts in {format_seconds(measured[m].startup_s)}"
@@ -238,8 +227,8 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
             f"many small objects (median {format_size(figures.median_object_bytes)}, under the "
             f"{format_size(SMALL_OBJECT_BYTES)} AWS suggests for File) and a short job: File's "
             f"download takes {format_seconds(file.startup_s)}, "
-            f"{file.startup_s / file.job_s:.0%} of its "
-            f"{format_seconds(file.job_s)} job; {others}"
+            f"{file.startup_s / file.end_s:.0%} of its "
+            f"{format_seconds(file.end_s)} job; {others}"
         )
         remaining.remove("file")
 
@@ -251,14 +240,14 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
             why += f"; measure {names} (add them to modes.run)"
         return Recommendation(None, (why,), ruled_out, unmeasured)
 
-    fastest = min(remaining, key=lambda m: measured[m].job_s)
-    near = [m for m in remaining if measured[m].job_s <= measured[fastest].job_s * NEAR_FASTEST]
+    fastest = min(remaining, key=lambda m: measured[m].end_s)
+    near = [m for m in remaining if measured[m].end_s <= measured[fastest].end_s * NEAR_FASTEST]
     pick = min(near, key=lambda m: (figures.request_usd(m), -_finite(measured[m].au)))
     chosen = measured[pick]
     reasons = [_job_line(pick, chosen, measured, remaining)]
     if pick != fastest:
         reasons.append(
-            f"{MODE_NAMES[fastest]} is {format_seconds(measured[fastest].job_s)}, within "
+            f"{MODE_NAMES[fastest]} is {format_seconds(measured[fastest].end_s)}, within "
             f"{NEAR_FASTEST - 1:.0%} of {MODE_NAMES[pick]}; {MODE_NAMES[pick]} makes "
             f"{chosen.gets:,} GETs against {measured[fastest].gets:,} "
             f"(${figures.request_usd(pick):.4f} against ${figures.request_usd(fastest):.4f})"
@@ -268,16 +257,16 @@ def recommend_mode(figures: DecisionFigures) -> Recommendation:
 
 
 def _job_line(
-    pick: str, chosen: ModeFigures, measured: Mapping[str, ModeFigures], remaining: list[str]
+    pick: str, chosen: JobFigures, measured: Mapping[str, JobFigures], remaining: list[str]
 ) -> str:
     line = (
         f"{MODE_NAMES[pick]}: starts in {format_seconds(chosen.startup_s)}, "
-        f"job {format_seconds(chosen.job_s)}, AU "
+        f"job {format_seconds(chosen.end_s)}, AU "
         f"{_finite(chosen.au):.2f}"
     )
     others = [
         f"{MODE_NAMES[m]} {format_seconds(measured[m].startup_s)} / "
-        f"{format_seconds(measured[m].job_s)} / "
+        f"{format_seconds(measured[m].end_s)} / "
         f"{_finite(measured[m].au):.2f}"
         for m in remaining
         if m != pick
@@ -288,11 +277,11 @@ def _job_line(
 
 
 def _mode_line(
-    pick: str, chosen: ModeFigures, figures: DecisionFigures, measured: Mapping[str, ModeFigures]
+    pick: str, chosen: JobFigures, figures: DecisionFigures, measured: Mapping[str, JobFigures]
 ) -> str:
     epochs = figures.epochs
     if pick == "file":
-        share = chosen.startup_s / chosen.job_s if chosen.job_s > 0 else float("nan")
+        share = chosen.startup_s / chosen.end_s if chosen.end_s > 0 else float("nan")
         line = (
             f"File's download is {share:.0%} of its job, paid once; "
             + (

@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.core.figures import JobFigures
 from bench.errors import StagebenchError
+from bench.run.summary import DatasetRecord, RunSummary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,15 +85,15 @@ class RunRecord:
     """What ``compare`` needs of one run folder."""
 
     path: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     figures: dict[str, dict[str, float]]  # mode -> figure -> value
     settings: dict[str, Any]  # effective scenario settings, "section.key" -> value
     environment: dict[str, Any]  # flattened summary["environment"]
 
     @property
     def dataset(self) -> tuple[int, int]:
-        dataset = self.summary.get("dataset") or {}
-        return int(dataset.get("objects", 0)), int(dataset.get("bytes", 0))
+        dataset = self.summary.dataset or DatasetRecord()
+        return dataset.objects, dataset.bytes
 
 
 @dataclass(frozen=True)
@@ -112,30 +114,29 @@ class Comparison:
 def load_run(run_dir: Path) -> RunRecord:
     """Read a run folder; refuses (``ResultsError``) a summary schema this version does not read."""
     from bench.config.scenario import effective_settings
-    from bench.run import results as results_io
 
     run_dir = Path(run_dir)
-    summary = results_io.read_summary(run_dir)
-    scenario = summary.get("scenario") or {}
+    summary = RunSummary.read(run_dir)
     try:
         settings = effective_settings(
-            scenario.get("config") or {}, path=Path(scenario.get("path") or "scenario.toml")
+            summary.config, path=Path(summary.scenario_path or "scenario.toml")
         )
     except StagebenchError as exc:
         raise StagebenchError(f"{run_dir}: its recorded scenario does not load: {exc}") from exc
-    figures = {
-        mode: {
-            figure.name: float(values[figure.name])
-            for figure in FIGURES
-            if values.get(figure.name) is not None
-        }
-        for mode, values in (summary.get("modes") or {}).items()
-    }
+    figures = {mode: _measured(job) for mode, job in summary.modes.items()}
     for mode, latency in _first_byte_percentiles(run_dir).items():
         figures.setdefault(mode, {}).update(latency)
-    return RunRecord(
-        run_dir, summary, figures, settings, _flatten(summary.get("environment") or {})
-    )
+    return RunRecord(run_dir, summary, figures, settings, _flatten(dict(summary.environment)))
+
+
+def _measured(job: JobFigures) -> dict[str, float]:
+    """The job figures this run has (a NaN one had nothing to measure)."""
+    values = {figure.name: getattr(job, figure.name, None) for figure in FIGURES}
+    return {
+        name: float(value)
+        for name, value in values.items()
+        if value is not None and not math.isnan(value)
+    }
 
 
 def _first_byte_percentiles(run_dir: Path) -> dict[str, dict[str, float]]:
@@ -286,15 +287,16 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _hosts(side: Sequence[RunRecord], mode: str) -> int:
-    return int((side[0].summary.get("modes") or {}).get(mode, {}).get("hosts", 0))
+    job = side[0].summary.modes.get(mode)
+    return job.hosts if job is not None else 0
 
 
 def _check_comparable(side_a: Sequence[RunRecord], side_b: Sequence[RunRecord]) -> None:
     """Refuse, in one line naming what differs, what no figure could be compared over."""
     for run in (*side_a, *side_b):
-        status = run.summary.get("status")
+        status = run.summary.status
         if status != "ok":
-            reason = run.summary.get("error") or "no reason recorded"
+            reason = run.summary.error or "no reason recorded"
             raise StagebenchError(
                 f"{run.path}: the run is {status!r} ({reason}), its figures are partial; "
                 "compare only runs that finished"

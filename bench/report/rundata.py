@@ -18,6 +18,7 @@ import numpy as np
 
 from bench.errors import ResultsError, StagebenchError
 from bench.report.capacity import Allowances
+from bench.run.summary import RunSummary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,7 +62,7 @@ class RunData:
     """Everything the report reads from one run folder."""
 
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     hosts: pd.DataFrame
     epochs: pd.DataFrame
     events: pd.DataFrame
@@ -73,31 +74,28 @@ class RunData:
     @property
     def modes(self) -> list[str]:
         """Modes with figures, in the order they ran."""
-        return list(self.summary.get("modes") or {})
+        return list(self.summary.modes)
 
     @property
     def endpoint_kind(self) -> str:
-        return str(self.summary.get("environment", {}).get("endpoint", {}).get("kind", "unknown"))
+        return self.summary.endpoint.kind
 
     @property
     def hosts_count(self) -> int:
-        return int(self.summary.get("cluster", {}).get("hosts") or 1)
+        return self.summary.hosts
 
     @property
     def name(self) -> str:
-        return str(self.summary.get("scenario", {}).get("name") or self.run_dir.name)
+        return self.summary.scenario_name or self.run_dir.name
 
 
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder, refusing one whose summary schema this version does not understand."""
-    from bench.run import results as results_io
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ResultsError(f"{run_dir}: no such run folder; give a folder under results/")
-    summary = results_io.read_summary(run_dir)
-    raw_config = summary.get("scenario", {}).get("config") or {}
-    where = f"{run_dir / 'summary.json'} (scenario {summary.get('scenario', {}).get('path')})"
+    summary = RunSummary.read(run_dir)
+    where = f"{run_dir / 'summary.json'} (scenario {summary.scenario_path})"
     hosts = _read_table(run_dir / "hosts.csv")
     epochs = _read_table(run_dir / "epochs.csv")
     events = _read_events(run_dir / "events.parquet")
@@ -105,24 +103,23 @@ def load_run(run_dir: Path) -> RunData:
     if scenario is not None:
         settings = settings_from_config(scenario.report)
     else:
-        settings = report_settings(raw_config.get("report"), where=where)
+        settings = report_settings(summary.config.get("report"), where=where)
     sizes, source = dataset_sizes(summary, scenario, events)
     return RunData(run_dir, summary, hosts, epochs, events, scenario, sizes, source, settings)
 
 
-def scenario_from_summary(summary: Mapping[str, Any]) -> Scenario | None:
+def scenario_from_summary(summary: RunSummary) -> Scenario | None:
     """The run's scenario, rebuilt from the raw config it recorded (None if it no longer
     validates)."""
     from bench.config.scenario import build_scenario
 
-    recorded = summary.get("scenario", {})
-    config = dict(recorded.get("config") or {})
-    path = Path(recorded.get("path") or "scenario.toml")
+    config = dict(summary.config)
+    path = Path(summary.scenario_path or "scenario.toml")
     attempts = [config]
-    dataset = summary.get("dataset") or {}
-    if dataset.get("bucket"):
+    dataset = summary.dataset
+    if dataset is not None and dataset.bucket:
         # A manifest that moved since the run: the same objects, described by where they are.
-        uri = f"s3://{dataset['bucket']}/{dataset.get('prefix', '')}"
+        uri = f"s3://{dataset.bucket}/{dataset.prefix}"
         attempts.append({**config, "dataset": {"uri": uri}})
     for attempt in attempts:
         try:
@@ -135,10 +132,10 @@ def scenario_from_summary(summary: Mapping[str, Any]) -> Scenario | None:
 
 
 def dataset_sizes(
-    summary: Mapping[str, Any], scenario: Scenario | None, events: pd.DataFrame
+    summary: RunSummary, scenario: Scenario | None, events: pd.DataFrame
 ) -> tuple[np.ndarray, str]:
     """Object sizes in key order, and a sentence saying where they came from."""
-    recorded = (summary.get("dataset") or {}).get("objects")
+    recorded = summary.dataset.objects if summary.dataset is not None else None
     if scenario is not None and scenario.dataset.source in ("synthetic", "manifest"):
         from bench.run.dataset import build_dataset
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.report.capacity import ModeFigures
+from bench.core.figures import JobFigures
 from bench.vocabulary import MODES, sharded_strategy
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def _faster_instance(instances: dict[str, Instance], current: Instance | None) -
     return next((i for i in by_nic if i.nic_bps > current.nic_bps), None)
 
 
-def model_variant(variant: Variant, context: ModelContext) -> dict[str, ModeFigures]:
+def model_variant(variant: Variant, context: ModelContext) -> dict[str, JobFigures]:
     """Every mode of the scenario for one variant, as the model predicts it."""
     from bench.analysis.inputs import model_arguments
     from bench.config.profile import gp2_throughput_bps
@@ -206,18 +206,7 @@ def model_variant(variant: Variant, context: ModelContext) -> dict[str, ModeFigu
         modes=MODES,
     )
     results = model_job(storage=storage, **arguments)
-    figures = {}
-    for mode, result in results.items():
-        job = result.job()
-        figures[mode] = ModeFigures(
-            startup_s=job["startup_s"],
-            job_s=job["end_s"],
-            au=job["au"],
-            gets=job["gets"],
-            lists=job["lists"],
-            epoch_s=job["epoch_s"],
-        )
-    return figures
+    return {mode: result.job() for mode, result in results.items()}
 
 
 def what_if_table(
@@ -231,7 +220,7 @@ def what_if_table(
     rows: list[dict[str, Any]] = []
     for variant in found:
         for mode, figures in model_variant(variant, context).items():
-            instance_usd = variant.hosts * figures.job_s / 3600 * variant.hourly_price
+            instance_usd = variant.hosts * figures.end_s / 3600 * variant.hourly_price
             request_usd = (figures.gets * get_price + figures.lists * list_price) / 1000
             rows.append(
                 {
@@ -243,7 +232,7 @@ def what_if_table(
                     "objects": int(variant.sizes.size),
                     "max_host_bytes": _max_host_bytes(variant),
                     "startup_s": figures.startup_s,
-                    "job_s": figures.job_s,
+                    "job_s": figures.end_s,
                     "epoch_s": figures.epoch_s,
                     "au": figures.au,
                     "gets": figures.gets,

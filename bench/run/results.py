@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultsError
+from bench.run.summary import SCHEMA_VERSION as SCHEMA_VERSION  # its home is the summary
 
-SCHEMA_VERSION = 1
 _PACKAGES = ("stagebench", "boto3", "botocore", "aiobotocore", "numpy", "pandas", "moto")
 
 
@@ -65,10 +65,14 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    # allow_nan=False: a figure that is NaN or infinite must have become null by now, since
-    # bare NaN is not JSON and other readers refuse the file.
-    text = json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
+    text = json_text(data)
     _atomic_write(path, lambda p: p.write_text(text + "\n"))
+
+
+def json_text(data: dict[str, Any]) -> str:
+    """Indented JSON with every NaN or infinite figure as null: bare NaN is not JSON, and
+    other readers refuse the file."""
+    return json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
 
 
 def _finite(value: Any) -> Any:
@@ -111,18 +115,8 @@ def environment(endpoint_kind: str, endpoint_url: str | None, region: str) -> di
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
-    """Read a run's summary, refusing a schema this version does not understand."""
-    path = run_dir / "summary.json"
-    try:
-        summary = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ResultsError(f"{run_dir}: no summary.json; is this a stagebench run folder?") from exc
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"{path}: unreadable ({exc})") from exc
-    version = summary.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ResultsError(
-            f"{path}: schema_version {version!r}, this stagebench reads {SCHEMA_VERSION}; "
-            "use the stagebench version that wrote it"
-        )
-    return summary
+    """A run's summary as the file's dict, refusing a schema this version does not understand
+    (``RunSummary.read`` gives it typed)."""
+    from bench.run.summary import RunSummary
+
+    return RunSummary.read(run_dir).to_dict()

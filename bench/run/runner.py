@@ -1,4 +1,5 @@
-"""One benchmark run: endpoint → dataset → shards → each mode's live data path → result files.
+"""One benchmark run, in three steps: prepare (the dataset on the endpoint, each host's shard),
+play (each mode on the engine), write (the run folder).
 
 Whatever has been measured is written even when a later step fails or the user interrupts;
 ``summary.json`` then says ``status`` = "failed" or "interrupted" and why.
@@ -11,7 +12,7 @@ import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from bench.errors import (
     leaf_errors,
 )
 from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan, integrity_checks
+from bench.live.engine import Engine, open_engine
 from bench.run import results as results_io
 from bench.run.dataset import (
     Dataset,
@@ -35,8 +37,23 @@ from bench.run.dataset import (
     list_existing,
     screen_dataset,
 )
+from bench.run.summary import DatasetRecord, RunSummary
+from bench.run.tables import epoch_table, host_table, job_figures
 from bench.s3.client import Endpoint
 from bench.s3.endpoint import open_endpoint
+
+__all__ = [
+    "Prepared",
+    "RunResult",
+    "epoch_table",
+    "host_table",
+    "job_figures",
+    "prepare",
+    "prepare_dataset",
+    "run_on_endpoint",
+    "run_scenario",
+    "shard_plans",
+]
 
 ASSUMPTION_NOTE = (
     "ShardedByS3Key assignment: keys sorted lexicographically and dealt to hosts {assignment}; "
@@ -51,8 +68,104 @@ class RunResult:
     hosts: Any  # pandas DataFrame, a row per (mode, host)
     epochs: Any  # pandas DataFrame, a row per (mode, host, epoch)
     events: Any  # pandas DataFrame, a row per request
-    summary: dict[str, Any]
+    run_summary: RunSummary
     error: BaseException | None = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """``summary.json`` as its dict (NaN where the file has null)."""
+        return self.run_summary.to_dict()
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    results_root: Path,
+    endpoint_spec: str | None = None,
+    profile: str | None = None,
+    progress: bool = True,
+    keep_volumes: bool = False,
+    say: Callable[[str], None] = print,
+    confirm: Callable[[str], bool] | None = None,
+) -> RunResult:
+    """Open the scenario's endpoint (or ``endpoint_spec``), run every mode on the scenario's
+    engine and write the run folder. Raises nothing the user cannot read: a StagebenchError
+    propagates after the partial results are written."""
+    spec = endpoint_spec or scenario.storage.endpoint
+    run = _Run.begin(scenario, results_root, endpoint=(spec, None))
+    region, aws_profile = scenario.storage.region, profile or scenario.storage.profile
+    with run.recording(), open_endpoint(spec, region=region, profile=aws_profile) as endpoint:
+        _prepare_and_play(run, endpoint, None, progress, keep_volumes, say, confirm)
+    return run.write()
+
+
+def run_on_endpoint(
+    scenario: Scenario,
+    endpoint: Endpoint,
+    engine: Engine | None = None,
+    *,
+    results_root: Path,
+    progress: bool = True,
+    keep_volumes: bool = False,
+    say: Callable[[str], None] = print,
+    confirm: Callable[[str], bool] | None = None,
+) -> RunResult:
+    """``run_scenario`` on an endpoint the caller has open, with its ``engine`` (default: the
+    one ``execution.engine`` names, opened once the dataset is ready)."""
+    run = _Run.begin(scenario, results_root, endpoint=(endpoint.kind, endpoint.url))
+    with run.recording():
+        _prepare_and_play(run, endpoint, engine, progress, keep_volumes, say, confirm)
+    return run.write()
+
+
+def _prepare_and_play(
+    run: _Run,
+    endpoint: Endpoint,
+    engine: Engine | None,
+    progress: bool,
+    keep_volumes: bool,
+    say: Callable[[str], None],
+    confirm: Callable[[str], bool] | None,
+) -> None:
+    run.endpoint = (endpoint.kind, endpoint.url)
+    say(f"endpoint: {endpoint.describe()}")
+    started = time.perf_counter()
+    prepared = prepare(endpoint, run.scenario, progress=progress, confirm=confirm)
+    run.dataset, run.extra = prepared.dataset, prepared.extra
+    dataset = prepared.dataset
+    say(
+        f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
+        f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - started:.1f} s)"
+        + left_out_note(prepared.extra)
+    )
+    with contextlib.ExitStack() as stack:
+        if engine is None:
+            engine = stack.enter_context(open_engine(run.scenario, endpoint, say=say))
+        play(
+            run.scenario,
+            prepared,
+            engine,
+            endpoint,
+            run.measured,
+            keep_volumes=keep_volumes,
+            say=say,
+        )
+
+
+# --- prepare ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A dataset the endpoint holds, each host's shard of it, and where the volumes go."""
+
+    dataset: Dataset
+    extra: dict[str, Any]  # what preparing it reported, for summary.json
+    plans: list[HostPlan]
+    volume_root: Path
 
 
 def shard_plans(dataset: Dataset, hosts: int, distribution: str, assignment: str) -> list[HostPlan]:
@@ -78,6 +191,26 @@ def shard_plans(dataset: Dataset, hosts: int, distribution: str, assignment: str
     ]
 
 
+def prepare(
+    endpoint: Endpoint,
+    scenario: Scenario,
+    *,
+    progress: bool,
+    confirm: Callable[[str], bool] | None = None,
+) -> Prepared:
+    """The volume root, then the dataset on the endpoint and its shard plans (computed once),
+    refusing before any byte moves a run that would not fit the volumes or the machine."""
+    root = _volume_root(scenario)
+
+    def check(dataset: Dataset, plans: list[HostPlan]) -> None:
+        if "file" in scenario.modes:
+            _check_disk(root, sum(p.total_bytes for p in plans))
+        scenario.check_live(dataset.sizes)
+
+    dataset, extra, plans = _prepare(endpoint, scenario, progress, confirm, check)
+    return Prepared(dataset, extra, plans, root)
+
+
 def prepare_dataset(
     endpoint: Endpoint,
     scenario: Scenario,
@@ -91,6 +224,19 @@ def prepare_dataset(
     On AWS, the run's requests and cost are estimated first and ``confirm`` is asked when they
     pass ``CONFIRM_ABOVE_USD``.
     """
+    dataset, extra, _ = _prepare(
+        endpoint, scenario, progress, confirm, None if check is None else lambda d, _: check(d)
+    )
+    return dataset, extra
+
+
+def _prepare(
+    endpoint: Endpoint,
+    scenario: Scenario,
+    progress: bool,
+    confirm: Callable[[str], bool] | None,
+    check: Callable[[Dataset, list[HostPlan]], None] | None,
+) -> tuple[Dataset, dict[str, Any], list[HostPlan]]:
     if scenario.dataset.source == "s3":
         dataset, extra = asyncio.run(list_existing(endpoint, scenario)), {"populate": "read as is"}
     else:
@@ -98,12 +244,18 @@ def prepare_dataset(
     # Before any byte moves: every key must be a file with a safe path (bench/s3/keys.py).
     dataset, key_counts = screen_dataset(dataset, scenario.dataset.unsafe_keys)
     extra.update(key_counts)
+    plans = shard_plans(
+        dataset,
+        scenario.cluster.hosts,
+        scenario.distribution.type,
+        scenario.distribution.assignment,
+    )
     if check is not None:
-        check(dataset)
+        check(dataset, plans)
     if endpoint.kind == "aws":
-        _confirm_cost(dataset, scenario, confirm)
+        _confirm_cost(dataset, plans, scenario, confirm)
     if scenario.dataset.source == "s3":
-        return dataset, extra
+        return dataset, extra, plans
     from bench.s3.populate import populate_async
 
     report = asyncio.run(
@@ -119,20 +271,17 @@ def prepare_dataset(
             progress=progress,
         )
     )
-    return dataset, {"populate": report.__dict__}
+    return dataset, {"populate": report.__dict__}, plans
 
 
 def _confirm_cost(
-    dataset: Dataset, scenario: Scenario, confirm: Callable[[str], bool] | None
+    dataset: Dataset,
+    plans: list[HostPlan],
+    scenario: Scenario,
+    confirm: Callable[[str], bool] | None,
 ) -> None:
     from bench.cost import CONFIRM_ABOVE_USD, estimate_run
 
-    plans = shard_plans(
-        dataset,
-        scenario.cluster.hosts,
-        scenario.distribution.type,
-        scenario.distribution.assignment,
-    )
     estimate = estimate_run(
         objects_per_host=[len(p.keys) for p in plans],
         bytes_per_host=[p.total_bytes for p in plans],
@@ -162,296 +311,177 @@ def _check_disk(volume_root: Path, needed: int) -> None:
         )
 
 
-def epoch_table(mode: str, outcomes: list[HostOutcome]) -> Any:
-    """A row per (mode, host, epoch): time, compute, stall, barrier wait, AU, bytes."""
-    import pandas as pd
-
-    rows = [
-        {
-            "mode": mode,
-            "host": o.host,
-            "epoch": e.epoch,
-            "start_s": e.start_s,
-            "end_s": e.end_s,
-            "epoch_s": e.epoch_s,
-            "compute_s": e.compute_s,
-            "stall_s": e.stall_s,
-            "barrier_s": e.barrier_s,
-            "au": e.au,
-            "bytes": e.bytes,
-            "steps": e.steps,
-            "source": e.source,
-            "sha256": e.sha256,
-        }
-        for o in outcomes
-        for e in o.epochs
-    ]
-    return pd.DataFrame(rows)
+def _volume_root(scenario: Scenario) -> Path:
+    root = scenario.storage.volume_root or Path(tempfile.gettempdir())
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StagebenchError(
+            f"storage.volume_root {root}: cannot create it ({exc.strerror}); "
+            "choose a writable folder"
+        ) from exc
+    return root
 
 
-def host_table(mode: str, outcomes: list[HostOutcome], events: Any, epochs: Any) -> Any:
-    """A row per host: shard, startup, epoch time, stall, AU, requests, first-byte latency."""
-    import pandas as pd
-
-    gets = events[events["op"] == "GET"]
-    latency_ms = (
-        gets.assign(latency_ms=(gets["first_byte_s"] - gets["start_s"]) * 1e3)
-        .groupby("host")["latency_ms"]
-        .quantile([0.5, 0.9, 0.99])
-        .unstack()
-        if len(gets)
-        else None
-    )
-    per_epoch = epochs.groupby("host") if len(epochs) else None
-    rows = []
-    for o in outcomes:
-        host_gets = gets[gets["host"] == o.host]
-        row = {
-            "mode": mode,
-            "host": o.host,
-            "objects": o.objects,
-            "bytes": o.bytes,
-            "startup_s": o.startup_s,
-            "end_s": o.end_s,
-            "bytes_fetched": int(host_gets["bytes"].sum()),
-            "gets": len(host_gets),
-            "lists": int(((events["op"] == "LIST") & (events["host"] == o.host)).sum()),
-            "retries": int((host_gets["attempts"] - 1).clip(lower=0).sum()),
-            "failed": len(o.failed_keys),
-        }
-        download_s = o.startup_s if mode == "file" else o.end_s
-        row["mb_per_s"] = row["bytes_fetched"] / download_s / 1e6 if download_s > 0 else 0.0
-        if latency_ms is not None and o.host in latency_ms.index:
-            q = latency_ms.loc[o.host].to_numpy()
-            row.update(fb_p50_ms=q[0], fb_p90_ms=q[1], fb_p99_ms=q[2])
-        if per_epoch is not None and o.host in per_epoch.groups:
-            mine = per_epoch.get_group(o.host)
-            compute, stall, barrier = (
-                mine["compute_s"].sum(),
-                mine["stall_s"].sum(),
-                mine["barrier_s"].sum(),
-            )
-            busy = compute + stall + barrier
-            row.update(
-                epoch_s=float(mine["epoch_s"].mean()),
-                compute_s=float(compute),
-                stall_s=float(stall),
-                barrier_s=float(barrier),
-                au=float(compute / busy) if compute > 0 and busy > 0 else float("nan"),
-            )
-        row.update(o.extra)
-        rows.append(row)
-    return pd.DataFrame(rows)
+# --- play -------------------------------------------------------------------------------------
 
 
-def job_figures(hosts: Any, epochs: Any) -> dict[str, Any]:
-    """Per mode, the job's figures: startup and end are the slowest host's (the job waits for
-    it); the tail is how long the last host trails the first."""
-    figures = {}
-    for mode, table in hosts.groupby("mode", sort=False):
-        mode_epochs = epochs[epochs["mode"] == mode] if len(epochs) else epochs
-        end_s = float(table["end_s"].max())
-        figure = {
-            "hosts": int(len(table)),
-            "startup_s": float(table["startup_s"].max()),
-            "first_host_ready_s": float(table["startup_s"].min()),
-            "tail_s": float(table["startup_s"].max() - table["startup_s"].min()),
-            "end_s": end_s,
-            "objects": int(table["objects"].sum()),
-            "bytes": int(table["bytes"].sum()),
-            "bytes_fetched": int(table["bytes_fetched"].sum()),
-            "gets": int(table["gets"].sum()),
-            "lists": int(table["lists"].sum()),
-            "retries": int(table["retries"].sum()),
-            "mb_per_s": float(table["bytes_fetched"].sum() / end_s / 1e6) if end_s > 0 else 0.0,
-        }
-        if len(mode_epochs):
-            by_epoch = mode_epochs.groupby("epoch")
-            compute = mode_epochs["compute_s"].sum()
-            busy = compute + mode_epochs["stall_s"].sum() + mode_epochs["barrier_s"].sum()
-            figure.update(
-                epoch_s=float(by_epoch["end_s"].max().sub(by_epoch["start_s"].min()).mean()),
-                stall_s=float(by_epoch["stall_s"].max().mean()),
-                au=float(compute / busy) if compute > 0 and busy > 0 else float("nan"),
-            )
-        figures[mode] = figure
-    return figures
+@dataclass
+class Measured:
+    """What the modes measured so far; kept whatever stops the run."""
+
+    hosts: list[Any] = field(default_factory=list)
+    epochs: list[Any] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    failed_keys: list[dict[str, Any]] = field(default_factory=list)
+    # The requests of the mode playing now: outside its run, so a mode that stops keeps them.
+    live_log: EventLog | None = None
+
+    def start_mode(self) -> EventLog:
+        self.live_log = EventLog(time.perf_counter())
+        return self.live_log
+
+    def end_mode(self, mode: str, outcomes: list[HostOutcome]) -> None:
+        assert self.live_log is not None
+        events = self.live_log.frame()
+        self.live_log = None
+        epochs = epoch_table(mode, outcomes)
+        self.events.append(events)
+        self.epochs.append(epochs)
+        self.hosts.append(host_table(mode, outcomes, events, epochs))
+        self.failed_keys += [
+            {"mode": mode, "host": o.host, "key": key, "error": why}
+            for o in outcomes
+            for key, why in o.failed_keys.items()
+        ]
+
+    def tables(self) -> tuple[Any, Any, Any]:
+        """Hosts, epochs and events, with the requests of a mode that stopped half-way."""
+        import pandas as pd
+
+        events = list(self.events)
+        if self.live_log is not None and self.live_log.rows:
+            events.append(self.live_log.frame())
+        return (
+            pd.concat(self.hosts, ignore_index=True) if self.hosts else pd.DataFrame(),
+            pd.concat(self.epochs, ignore_index=True) if self.epochs else pd.DataFrame(),
+            pd.concat(events, ignore_index=True)
+            if events
+            else pd.DataFrame(columns=list(EVENT_COLUMNS)),
+        )
 
 
-def run_scenario(
+def play(
     scenario: Scenario,
+    prepared: Prepared,
+    engine: Engine,
+    endpoint: Endpoint,
+    measured: Measured,
     *,
-    results_root: Path,
-    endpoint_spec: str | None = None,
-    profile: str | None = None,
-    progress: bool = True,
     keep_volumes: bool = False,
     say: Callable[[str], None] = print,
-    confirm: Callable[[str], bool] | None = None,
-) -> RunResult:
-    """Run every mode of ``scenario`` and write the run folder. Raises nothing the user
-    cannot read: a StagebenchError propagates after the partial results are written."""
-    import pandas as pd
-
-    from bench.live.engine import run_mode
-
-    run_dir = results_io.new_run_dir(results_root, scenario.name)
-    started = results_io.utc_stamp()
-    spec = endpoint_spec or scenario.storage.endpoint
-    host_tables: list[Any] = []
-    event_tables: list[Any] = []
-    epoch_tables: list[Any] = []
-    status, error, error_text = "ok", None, None
-    extra: dict[str, Any] = {}
-    failed_keys: list[dict[str, Any]] = []
-    dataset: Dataset | None = None
-    endpoint_info: tuple[str, str | None] = (spec, None)
-    volumes: Path | None = None
-    partial_log: EventLog | None = None
+) -> None:
+    """Every mode of the scenario on ``engine``, one after another, into ``measured``."""
+    plans = prepared.plans
+    volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=prepared.volume_root))
     try:
-        with contextlib.ExitStack() as stack:
-            endpoint = stack.enter_context(
-                open_endpoint(
-                    spec,
-                    region=scenario.storage.region,
-                    profile=profile or scenario.storage.profile,
-                )
+        for mode in scenario.modes:
+            say(f"mode {mode}: {len(plans)} hosts ...")
+            log = measured.start_mode()
+            outcomes = engine.play(
+                mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes, log=log
             )
-            endpoint_info = (endpoint.kind, endpoint.url)
-            say(f"endpoint: {endpoint.describe()}")
-            t = time.perf_counter()
-            root = scenario.storage.volume_root or Path(tempfile.gettempdir())
-            try:
-                root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StagebenchError(
-                    f"storage.volume_root {root}: cannot create it ({exc.strerror}); "
-                    "choose a writable folder"
-                ) from exc
-
-            def check_volumes(dataset: Dataset) -> None:
-                if "file" in scenario.modes:
-                    plans = shard_plans(
-                        dataset,
-                        scenario.cluster.hosts,
-                        scenario.distribution.type,
-                        scenario.distribution.assignment,
-                    )
-                    _check_disk(root, sum(p.total_bytes for p in plans))
-                scenario.check_live(dataset.sizes)
-
-            dataset, extra = prepare_dataset(
-                endpoint, scenario, progress=progress, confirm=confirm, check=check_volumes
-            )
-            say(
-                f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
-                f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - t:.1f} s)"
-                + left_out_note(extra)
-            )
-            plans = shard_plans(
-                dataset,
-                scenario.cluster.hosts,
-                scenario.distribution.type,
-                scenario.distribution.assignment,
-            )
-            volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=root))
-            dask = None
-            if scenario.execution.engine == "dask":
-                from bench.live.dask_engine import check_reachable, dask_client
-
-                check_reachable(endpoint, scenario.execution.dask)
-                say(f"engine: dask {scenario.execution.dask}")
-                dask = stack.enter_context(dask_client(scenario.execution.dask, hosts=len(plans)))
-            for mode in scenario.modes:
-                say(f"mode {mode}: {len(plans)} hosts ...")
-                # Events live outside the mode's run, so a failure keeps what was measured.
-                partial_log = EventLog(time.perf_counter())
-                if dask is not None:
-                    from bench.live.dask_engine import run_mode_dask
-
-                    outcomes = run_mode_dask(
-                        dask, mode, plans, endpoint=endpoint, scenario=scenario, log=partial_log
-                    )
-                else:
-                    outcomes, _ = asyncio.run(
-                        run_mode(
-                            mode,
-                            plans,
-                            endpoint=endpoint,
-                            scenario=scenario,
-                            volumes=volumes,
-                            log=partial_log,
-                        )
-                    )
-                events = partial_log.frame()
-                partial_log = None
-                mode_epochs = epoch_table(mode, outcomes)
-                event_tables.append(events)
-                epoch_tables.append(mode_epochs)
-                host_tables.append(host_table(mode, outcomes, events, mode_epochs))
-                failed_keys += [
-                    {"mode": mode, "host": o.host, "key": key, "error": why}
-                    for o in outcomes
-                    for key, why in o.failed_keys.items()
-                ]
-    except BaseException as exc:
-        if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaf_errors(exc)):
-            status, error, error_text = "interrupted", exc, "interrupted by the user"
-        elif not isinstance(exc, Exception):
-            raise  # SystemExit and the like: not a failure of the run
-        else:
-            # Whatever failed, the run folder says what and keeps what was measured.
-            status, error, error_text = "failed", first_error(exc), describe_failure(exc)
+            measured.end_mode(mode, outcomes)
     finally:
-        if volumes is not None and not keep_volumes:
+        if not keep_volumes:
             shutil.rmtree(volumes, ignore_errors=True)
-    if failed_keys and status == "ok":
-        error = _failed_keys_error(failed_keys, dataset)
-        status, error_text = "failed", str(error)
-    if partial_log is not None and partial_log.rows:
-        event_tables.append(partial_log.frame())  # the requests of the mode that stopped
 
-    hosts = pd.concat(host_tables, ignore_index=True) if host_tables else pd.DataFrame()
-    epochs = pd.concat(epoch_tables, ignore_index=True) if epoch_tables else pd.DataFrame()
-    events = (
-        pd.concat(event_tables, ignore_index=True)
-        if event_tables
-        else pd.DataFrame(columns=list(EVENT_COLUMNS))
-    )
-    summary = {
-        "schema_version": results_io.SCHEMA_VERSION,
-        "status": status,
-        "error": error_text,
-        "started": started,
-        "finished": results_io.utc_stamp(),
-        "scenario": {"name": scenario.name, "path": str(scenario.path), "config": scenario.raw},
-        "environment": results_io.environment(*endpoint_info, scenario.storage.region),
-        "dataset": None
-        if dataset is None
-        else {
-            "source": dataset.source,
-            "bucket": dataset.bucket,
-            "prefix": dataset.prefix,
-            "objects": dataset.objects,
-            "bytes": dataset.total_bytes,
-        },
-        "cluster": scenario.cluster.__dict__,
-        "distribution": scenario.distribution.__dict__,
-        "assumptions": [ASSUMPTION_NOTE.format(assignment=scenario.distribution.assignment)]
-        if scenario.distribution.type == "ShardedByS3Key"
-        else [],
-        "training": scenario.training.__dict__,
-        "execution": scenario.execution.__dict__,
-        "modes": job_figures(hosts, epochs) if len(hosts) else {},
-        "failed_keys": failed_keys,
-        "integrity_checks": integrity_checks(events),
-        **extra,
-    }
-    results_io.write_parquet(run_dir / "events.parquet", events)
-    results_io.write_csv(run_dir / "hosts.csv", hosts)
-    results_io.write_csv(run_dir / "epochs.csv", epochs)
-    results_io.write_json(run_dir / "summary.json", summary)
-    return RunResult(run_dir, status, hosts, epochs, events, summary, error)
+
+# --- write ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """A run in progress: its folder, what it has learnt and measured, and how it ended."""
+
+    scenario: Scenario
+    run_dir: Path
+    started: str
+    endpoint: tuple[str, str | None]  # kind (or the spec, until it is open) and URL
+    measured: Measured = field(default_factory=Measured)
+    dataset: Dataset | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    error: BaseException | None = None
+    error_text: str | None = None
+
+    @classmethod
+    def begin(
+        cls, scenario: Scenario, results_root: Path, *, endpoint: tuple[str, str | None]
+    ) -> _Run:
+        run_dir = results_io.new_run_dir(results_root, scenario.name)
+        return cls(scenario, run_dir, results_io.utc_stamp(), endpoint)
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """Whatever stops the run becomes its status and one line; the measured stays."""
+        try:
+            yield
+        except BaseException as exc:
+            if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaf_errors(exc)):
+                self.status, self.error = "interrupted", exc
+                self.error_text = "interrupted by the user"
+            elif not isinstance(exc, Exception):
+                raise  # SystemExit and the like: not a failure of the run
+            else:
+                self.status, self.error = "failed", first_error(exc)
+                self.error_text = describe_failure(exc)
+
+    def write(self) -> RunResult:
+        """The run folder's files, whatever the status; the result the caller gets."""
+        failed_keys = self.measured.failed_keys
+        if failed_keys and self.status == "ok":
+            self.error = _failed_keys_error(failed_keys, self.dataset)
+            self.status, self.error_text = "failed", str(self.error)
+        hosts, epochs, events = self.measured.tables()
+        summary = self.summary(
+            job_figures(hosts, epochs) if len(hosts) else {}, integrity_checks(events)
+        )
+        results_io.write_parquet(self.run_dir / "events.parquet", events)
+        results_io.write_csv(self.run_dir / "hosts.csv", hosts)
+        results_io.write_csv(self.run_dir / "epochs.csv", epochs)
+        summary.write(self.run_dir)
+        return RunResult(self.run_dir, self.status, hosts, epochs, events, summary, self.error)
+
+    def summary(self, modes: dict[str, Any], checks: dict[str, dict[str, int]]) -> RunSummary:
+        scenario, dataset = self.scenario, self.dataset
+        sharded = scenario.distribution.type == "ShardedByS3Key"
+        return RunSummary(
+            status=self.status,
+            error=self.error_text,
+            started=self.started,
+            finished=results_io.utc_stamp(),
+            scenario_name=scenario.name,
+            scenario_path=str(scenario.path),
+            config=scenario.raw,
+            environment=results_io.environment(*self.endpoint, scenario.storage.region),
+            dataset=None
+            if dataset is None
+            else DatasetRecord(
+                dataset.source, dataset.bucket, dataset.prefix, dataset.objects, dataset.total_bytes
+            ),
+            cluster=scenario.cluster.__dict__,
+            distribution=scenario.distribution.__dict__,
+            assumptions=(ASSUMPTION_NOTE.format(assignment=scenario.distribution.assignment),)
+            if sharded
+            else (),
+            training=scenario.training.__dict__,
+            execution=scenario.execution.__dict__,
+            modes=modes,
+            failed_keys=tuple(self.measured.failed_keys),
+            integrity_checks=checks,
+            extra=self.extra,
+        )
 
 
 def _failed_keys_error(failed: list[dict[str, Any]], dataset: Dataset | None) -> ObjectError:

@@ -137,8 +137,8 @@ def test_merged_items_stay_close_to_exact():
         a, b = exact[mode].job(), merged[mode].job()
         # Pipe and FastFile startup is the first request: merging must not move it.
         startup_tolerance = tolerance[mode] if mode == "file" else 1e-9
-        assert b["startup_s"] == pytest.approx(a["startup_s"], rel=startup_tolerance), mode
-        assert b["epoch_s"] == pytest.approx(a["epoch_s"], rel=tolerance[mode]), mode
+        assert b.startup_s == pytest.approx(a.startup_s, rel=startup_tolerance), mode
+        assert b.epoch_s == pytest.approx(a.epoch_s, rel=tolerance[mode]), mode
 
 
 def test_fully_replicated_hosts_share_one_timeline():

@@ -12,13 +12,13 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from bench.core.figures import JobFigures
 from bench.errors import ResultsError, ScenarioError
 from bench.report import capacity, write_report
 from bench.report.capacity import (
     GIB,
     Allowances,
     DecisionFigures,
-    ModeFigures,
     recommend_mode,
     size_volume,
 )
@@ -267,9 +267,9 @@ def figures(
 
 def test_many_small_files_and_a_short_job_is_not_file():
     modes = {
-        "file": ModeFigures(startup_s=600, job_s=700, au=0.95, gets=1_000_000),
-        "pipe": ModeFigures(startup_s=2, job_s=150, au=0.7, gets=1_000_000),
-        "fastfile": ModeFigures(startup_s=40, job_s=260, au=0.5, gets=1_000_000, lists=1000),
+        "file": JobFigures(startup_s=600, end_s=700, au=0.95, gets=1_000_000),
+        "pipe": JobFigures(startup_s=2, end_s=150, au=0.7, gets=1_000_000),
+        "fastfile": JobFigures(startup_s=40, end_s=260, au=0.5, gets=1_000_000, lists=1000),
     }
     recommendation = recommend_mode(figures(modes, median=64 * 1024, epochs=1))
     assert recommendation.mode in ("pipe", "fastfile")
@@ -280,9 +280,9 @@ def test_many_small_files_and_a_short_job_is_not_file():
 
 def test_data_larger_than_any_volume_is_pipe_or_fastfile():
     modes = {
-        "file": ModeFigures(startup_s=900, job_s=5000, au=0.99, gets=20_000),
-        "pipe": ModeFigures(startup_s=1, job_s=5200, au=0.9, gets=200_000),
-        "fastfile": ModeFigures(startup_s=5, job_s=6000, au=0.8, gets=400_000, lists=20),
+        "file": JobFigures(startup_s=900, end_s=5000, au=0.99, gets=20_000),
+        "pipe": JobFigures(startup_s=1, end_s=5200, au=0.9, gets=200_000),
+        "fastfile": JobFigures(startup_s=5, end_s=6000, au=0.8, gets=400_000, lists=20),
     }
     recommendation = recommend_mode(figures(modes, data_gib=500, limit_gb=250, median=500e6))
     assert recommendation.mode in ("pipe", "fastfile")
@@ -290,7 +290,7 @@ def test_data_larger_than_any_volume_is_pipe_or_fastfile():
 
 
 def test_data_larger_than_any_volume_with_only_file_measured_names_what_to_measure():
-    modes = {"file": ModeFigures(startup_s=900, job_s=5000, au=0.99, gets=20_000)}
+    modes = {"file": JobFigures(startup_s=900, end_s=5000, au=0.99, gets=20_000)}
     recommendation = recommend_mode(figures(modes, data_gib=500, limit_gb=250, median=500e6))
     assert recommendation.mode is None
     assert recommendation.candidates == ("pipe", "fastfile")
@@ -300,9 +300,9 @@ def test_data_larger_than_any_volume_with_only_file_measured_names_what_to_measu
 def test_small_dataset_and_long_job_is_file():
     # Startup is 1.5 % of the job; Pipe is a hair faster but streams every epoch again.
     modes = {
-        "file": ModeFigures(startup_s=30, job_s=2030, au=0.98, gets=5_000),
-        "pipe": ModeFigures(startup_s=1, job_s=2010, au=0.93, gets=100_000),
-        "fastfile": ModeFigures(startup_s=3, job_s=2600, au=0.75, gets=100_000, lists=100),
+        "file": JobFigures(startup_s=30, end_s=2030, au=0.98, gets=5_000),
+        "pipe": JobFigures(startup_s=1, end_s=2010, au=0.93, gets=100_000),
+        "fastfile": JobFigures(startup_s=3, end_s=2600, au=0.75, gets=100_000, lists=100),
     }
     recommendation = recommend_mode(figures(modes, data_gib=2, median=10_000, epochs=20))
     assert recommendation.mode == "file"
@@ -312,9 +312,9 @@ def test_small_dataset_and_long_job_is_file():
 
 def test_random_access_rules_out_pipe_and_prefers_file_over_fastfile():
     modes = {
-        "file": ModeFigures(startup_s=100, job_s=1100, au=0.95, gets=5_000, epoch_s=100),
-        "pipe": ModeFigures(startup_s=1, job_s=900, au=0.9, gets=50_000, epoch_s=90),
-        "fastfile": ModeFigures(startup_s=3, job_s=3000, au=0.3, gets=400_000, epoch_s=300),
+        "file": JobFigures(startup_s=100, end_s=1100, au=0.95, gets=5_000, epoch_s=100),
+        "pipe": JobFigures(startup_s=1, end_s=900, au=0.9, gets=50_000, epoch_s=90),
+        "fastfile": JobFigures(startup_s=3, end_s=3000, au=0.3, gets=400_000, epoch_s=300),
     }
     recommendation = recommend_mode(figures(modes, median=200e6, epochs=10, access="random"))
     assert recommendation.mode == "file"
@@ -324,8 +324,8 @@ def test_random_access_rules_out_pipe_and_prefers_file_over_fastfile():
 
 def test_pipe_reason_counts_the_gets_of_every_epoch():
     modes = {
-        "file": ModeFigures(startup_s=100, job_s=130, au=0.9, gets=1_000),
-        "pipe": ModeFigures(startup_s=1, job_s=60, au=0.9, gets=5_000),
+        "file": JobFigures(startup_s=100, end_s=130, au=0.9, gets=1_000),
+        "pipe": JobFigures(startup_s=1, end_s=60, au=0.9, gets=5_000),
     }
     recommendation = recommend_mode(figures(modes, median=10_000, epochs=5))
     assert recommendation.mode == "pipe"

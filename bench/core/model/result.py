@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bench.core.figures import JobFigures
+
 
 @dataclass
 class ModeResult:
@@ -39,22 +41,19 @@ class ModeResult:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(busy > 0, compute / np.where(busy > 0, busy, 1), np.nan)
 
-    def job(self) -> dict[str, float]:
-        """The job's figures the way ``runner.job_figures`` computes them from live tables."""
-        compute = float(self.compute_s.sum())
-        busy = compute + float(self.stall_s.sum()) + float(self.barrier_s.sum())
-        epoch_s = self.epoch_end_s.max(axis=1) - self.epoch_start_s.min(axis=1)
-        return {
-            "hosts": int(self.startup_s.size),
-            "startup_s": float(self.startup_s.max()),
-            "first_host_ready_s": float(self.startup_s.min()),
-            "tail_s": float(self.startup_s.max() - self.startup_s.min()),
-            "end_s": float(self.end_s.max()),
-            "epoch_s": float(epoch_s.mean()),
-            "stall_s": float(self.stall_s.max(axis=1).mean()),
-            "au": compute / busy if compute > 0 and busy > 0 else float("nan"),
-            "gets": int(self.gets.sum()),
-            "lists": int(self.lists.sum()),
-            "bytes": int(self.bytes.sum()),
-            "bytes_fetched": int(self.bytes_fetched.sum()),
-        }
+    def job(self) -> JobFigures:
+        """The job's figures, computed as the live runner computes them from its tables."""
+        return JobFigures.of_hosts(
+            startup_s=self.startup_s,
+            end_s=self.end_s,
+            objects=self.objects,
+            bytes=self.bytes,
+            bytes_fetched=self.bytes_fetched,
+            gets=self.gets,
+            lists=self.lists,
+            epoch_start_s=self.epoch_start_s,
+            epoch_end_s=self.epoch_end_s,
+            compute_s=self.compute_s,
+            stall_s=self.stall_s,
+            barrier_s=self.barrier_s,
+        )
