@@ -43,13 +43,17 @@ def mode_options(scenario: Scenario, mode: str) -> dict[str, Any]:
             record_size=ff.record_size,
             reads_per_file=ff.reads_per_file,
             seed=scenario.dataset.seed,
+            readers=scenario.training.readers,
         )
     return options
 
 
 def _client_config(scenario: Scenario) -> Any:
+    # FastFile's readers each have a part in hand and read_ahead parts in flight.
+    fastfile_parts = scenario.training.readers * (scenario.fastfile.read_ahead + 1)
+    in_flight = max(scenario.cluster.concurrency, scenario.pipe.prefetch, fastfile_parts, 1)
     return client_config(
-        max_pool_connections=max(scenario.cluster.concurrency, scenario.pipe.prefetch, 1) + 2,
+        max_pool_connections=in_flight + 2,
         max_attempts=scenario.storage.max_attempts,
         checksum_validation=scenario.storage.checksum_validation,
     )
