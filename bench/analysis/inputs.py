@@ -55,6 +55,7 @@ def model_arguments(scenario: Scenario, sizes: np.ndarray) -> dict[str, Any]:
             step_bytes=training.step_bytes,
             barrier=training.barrier,
             shuffle_seed=training.shuffle_seed,
+            readers=training.readers,
         ),
         "modes": scenario.modes,
     }

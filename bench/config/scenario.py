@@ -166,6 +166,7 @@ class TrainingConfig:
     shuffle_seed: int | None  # None: key order every epoch
     barrier: bool  # a global step waits for the slowest host
     verify: bool  # hash every byte the consumer takes (costs client CPU)
+    readers: int  # files the consumer reads at once in FastFile mode (a data loader's workers)
 
 
 @dataclass(frozen=True)
@@ -457,6 +458,9 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "shuffle_seed": (_optional_int, None),
         "barrier": (_bool, True),
         "verify": (_bool, False),
+        # A data loader's parallel readers: PyTorch DataLoader(num_workers=...), tf.data
+        # interleave(cycle_length=...); 4 is one GPU host's usual share (README, scenario keys).
+        "readers": (_int(1), 4),
     },
     "report": {
         "model_gb": (_number(0), 1.0),
@@ -728,6 +732,7 @@ def build_scenario(
             shuffle_seed=tr["shuffle_seed"],
             barrier=tr["barrier"],
             verify=tr["verify"],
+            readers=tr["readers"],
         ),
         execution=ExecutionConfig(**sections["execution"]),
         report=_report(raw, sections["report"]),

@@ -29,12 +29,20 @@ class _Host:
     """One host's request gate and link clocks."""
 
     def __init__(
-        self, storage: Storage, sharing_hosts: int, *, volume: bool, verify: bool = False
+        self,
+        storage: Storage,
+        sharing_hosts: int,
+        *,
+        volume: bool,
+        verify: bool = False,
+        readers: int = 1,
     ) -> None:
+        """``readers``: the host's clocks split evenly over that many readers, this one's
+        share (every ``readers``-th gate slot, 1/readers of the link)."""
         self.latency = storage.latency_s
         self.bw = storage.connection_bps
         self.gate_interval = (
-            sharing_hosts / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
+            sharing_hosts * readers / storage.requests_per_s if storage.requests_per_s > 0 else 0.0
         )
         caps = [storage.nic_bps]
         endpoint_bps = storage.endpoint_bps
@@ -48,7 +56,7 @@ class _Host:
         if volume:
             caps.append(storage.volume_write_bps)
         caps = [c for c in caps if c > 0]
-        self.link_bps = min(caps) if caps else 0.0
+        self.link_bps = min(caps) / readers if caps else 0.0
         self.gate = 0.0
         self.link = 0.0
 
@@ -226,9 +234,19 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
             alone += storage.list_page_s - (LIST_PAGE_KEYS - keys) * storage.list_key_s
         begin = [max(alone, 0.0) * stretch] * hosts
         lists = [pages] * hosts
+    lanes = max(1, min(training.readers, max((len(s) for s in shards), default=0)))
+    lane_training = training
+    if lanes > 1:
+        lane_training = Training(
+            epochs=training.epochs,
+            compute_bps=training.compute_bps,
+            step_bytes=max(1, training.step_bytes // lanes),
+            barrier=training.barrier,
+            shuffle_seed=training.shuffle_seed,
+        )
     for epoch in range(training.epochs):
         avail, compute, starts = [], [], []
-        paced = []
+        paced, lane_starts, lane_fetch = [], [], []
         for h, objects in enumerate(shards):
             ordered = _order(objects, training.shuffle_seed, epoch)
             if mode == "file":
@@ -249,21 +267,47 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
                 starts.append(first if epoch == 0 else begin[h])
                 gets[h] += len(ordered)
             else:
+                # Each reader is a lane: files i, i + lanes, ... of the epoch's order, paced as
+                # if the consumer served it alone (steps of step_bytes // lanes at the full
+                # compute rate), on 1/lanes of the host's clocks.
                 sharing = 1 if barrier else reading
-                first, ends, cs, reqs, nbytes, n, checked = _fastfile_epoch(
-                    ordered, storage, params, training, sharing, begin[h]
-                )
-                paced.append((ends, cs, reqs, nbytes, checked))
-                compute.append(cs)
-                starts.append(first if epoch == 0 else begin[h])
-                gets[h] += n
+                firsts = []
+                for lane in range(lanes):
+                    mine = ordered[lane::lanes]
+                    first, ends, cs, reqs, nbytes, n, checked = _fastfile_epoch(
+                        mine, storage, params, lane_training, sharing, begin[h], lanes
+                    )
+                    paced.append((ends, cs, reqs, nbytes, checked))
+                    lane_starts.append(first if epoch == 0 else begin[h])
+                    lane_fetch.append(begin[h])
+                    if any(size > 0 for size in mine):
+                        firsts.append(first)
+                    gets[h] += n
+                starts.append(min(firsts, default=begin[h]) if epoch == 0 else begin[h])
         if mode == "fastfile":
-            ends_, compute_, waits = _paced_barrier(
-                paced, starts, begin, barrier, storage, params.verify_etag
+            lane_ends, lane_compute, lane_waits = _paced_barrier(
+                paced, lane_starts, lane_fetch, barrier, storage, params.verify_etag
             )
+            if lanes == 1:
+                ends_, compute_, waits = lane_ends, lane_compute, lane_waits
+                late = [sum(_held(c, storage) - c for c in p[1]) for p in paced]
+            else:
+                # One consumer takes every step of its host in series: the epoch ends with the
+                # last reader, or once the consumer has held each step from its start (plus
+                # its mean barrier wait), whichever is later.
+                ends_, compute_, waits, late = [], [], [], []
+                for h in range(hosts):
+                    mine = range(h * lanes, (h + 1) * lanes)
+                    consumed = sum(sum(paced[i][3]) for i in mine)
+                    steps = _steps(consumed, training.step_bytes, training.compute_bps)
+                    held = sum(_held(c, storage) for _, c in steps)
+                    compute_.append(sum(lane_compute[i] for i in mine))
+                    waits.append(sum(lane_waits[i] for i in mine) / lanes)
+                    ends_.append(max(max(lane_ends[i] for i in mine), starts[h] + held + waits[h]))
+                    late.append(held - compute_[h])
         else:
             ends_, compute_, waits = _run_steps(avail, compute, starts, barrier, storage)
-        late = [sum(_held(c, storage) - c for c in host_compute) for host_compute in compute]
+            late = [sum(_held(c, storage) - c for c in host_compute) for host_compute in compute]
         for h in range(hosts):
             if mode != "file" and epoch == 0:
                 startup[h] = starts[h]
@@ -331,11 +375,11 @@ def _pipe_epoch(objects, storage, params, training, reading, origin, burst_wait)
     return first_data, avail
 
 
-def _fastfile_epoch(objects, storage, params, training, sharing, start):
-    """Files one at a time; returns (first data, step ends, step compute, step requests,
-    step bytes, GETs, step bytes checked against their ETag)."""
-    link = _Host(storage, sharing, volume=False)
-    checked_bps = _Host(storage, sharing, volume=False, verify=True).link_bps
+def _fastfile_epoch(objects, storage, params, training, sharing, start, readers=1):
+    """One reader's files one at a time; returns (first data, step ends, step compute, step
+    requests, step bytes, GETs, step bytes checked against their ETag)."""
+    link = _Host(storage, sharing, volume=False, readers=readers)
+    checked_bps = _Host(storage, sharing, volume=False, verify=True, readers=readers).link_bps
     step = training.step_bytes
     step_c = step / training.compute_bps if training.compute_bps > 0 else 0.0
     step_s = _held(step_c, storage)

@@ -153,6 +153,7 @@ class ModeSettings:
     verify_etag: bool = defaults("storage")["verify_etag"]  # check whole objects' bytes
     verify_stream: bool = _TRAINING["verify"]  # sha256 of what the consumer takes
     shuffle_seed: int | None = _TRAINING["shuffle_seed"]
+    readers: int = _TRAINING["readers"]  # FastFile files the consumer reads at once
     seed: int = defaults("dataset")["seed"]  # FastFile's random offsets
     pipe: PipeConfig = field(default_factory=lambda: PipeConfig(**_PIPE))
     fastfile: FastFileConfig = field(default_factory=lambda: FastFileConfig(**defaults("fastfile")))
@@ -165,6 +166,7 @@ class ModeSettings:
             verify_etag=scenario.storage.verify_etag,
             verify_stream=scenario.training.verify,
             shuffle_seed=scenario.training.shuffle_seed,
+            readers=scenario.training.readers,
             seed=scenario.dataset.seed,
             pipe=scenario.pipe,
             fastfile=scenario.fastfile,

@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -82,6 +82,9 @@ class EpochStats:
     steps: int = 0
     source: str = ""  # what the consumer read: the FIFO's name in Pipe mode
     sha256: str = ""  # of every byte the consumer took, in order (when verifying)
+    # When verifying, (source, offset, bytes) of every piece taken, in the order taken: with
+    # several readers that order is their order of completion, which the digest follows.
+    pieces: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def epoch_s(self) -> float:
@@ -132,11 +135,14 @@ class Consumer:
             self.stats.stall_s += time.perf_counter() - started
         return data
 
-    async def consumed(self, data: bytes) -> None:
-        """Account data that just arrived; run every step it completes."""
+    async def consumed(self, data: bytes, source: tuple[str, int] | None = None) -> None:
+        """Account data that just arrived; run every step it completes. ``source`` (key,
+        offset) names where the data came from, kept with the digest when verifying."""
         nbytes = len(data)
         if self._digest is not None:
             self._digest.update(data)
+            if source is not None:
+                self.stats.pieces.append((source[0], source[1], nbytes))
         if nbytes and self.stats.first_byte_s < 0:
             self.stats.first_byte_s = self.now()
         self.stats.bytes += nbytes

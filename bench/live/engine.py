@@ -91,8 +91,11 @@ def open_engine(
 
 
 def _client_config(scenario: Scenario) -> Any:
+    # FastFile's readers each have a part in hand and read_ahead parts in flight.
+    fastfile_parts = scenario.training.readers * (scenario.fastfile.read_ahead + 1)
+    in_flight = max(scenario.cluster.concurrency, scenario.pipe.prefetch, fastfile_parts, 1)
     return client_config(
-        max_pool_connections=max(scenario.cluster.concurrency, scenario.pipe.prefetch, 1) + 2,
+        max_pool_connections=in_flight + 2,
         max_attempts=scenario.storage.max_attempts,
         checksum_validation=scenario.storage.checksum_validation,
     )

@@ -6,12 +6,16 @@ bytes are fetched on demand as the training code reads the files.
 bytes with ``read_ahead`` parts fetched ahead; any other read fetches just the bytes asked for,
 which is why random access is slower. Memory per open file is bounded by
 (read_ahead + 1) × part_size.
+
+``training.readers`` files are open at once (``FileReader``, one per reader), so a host holds
+at most readers × (read_ahead + 1) × part_size bytes of parts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -138,35 +142,146 @@ async def list_channel(ctx: HostContext) -> dict[str, int]:
     return dict(zip(listing.keys, listing.sizes, strict=True))
 
 
+class FileReader:
+    """One of a host's readers (a data loader's worker): its files one after another, handing
+    the consumer a piece at a time (a step's bytes, or one random record) from an ``S3File``.
+
+    Memory: one open file, so at most (read_ahead + 1) x part_size bytes in parts.
+    """
+
+    def __init__(
+        self,
+        ctx: HostContext,
+        epoch: int,
+        files: list[tuple[str, int, np.ndarray | None]],
+        *,
+        part_size: int,
+        read_ahead: int,
+        record_size: int,
+    ) -> None:
+        self.ctx = ctx
+        self.epoch = epoch
+        self._files = iter(files)
+        self.part_size = part_size
+        self.read_ahead = read_ahead
+        self.record_size = record_size
+        self._handle: S3File | None = None
+        self._records: Iterator[int] | None = None
+
+    async def next_piece(self) -> tuple[bytes, str, int] | None:
+        """The next piece of data and where it came from (key, offset); None when done."""
+        while True:
+            if self._handle is None and not self._open_next():
+                return None
+            handle = self._handle
+            assert handle is not None
+            try:
+                if self._records is not None:
+                    offset = next(self._records, None)
+                    if offset is None:
+                        self.close()
+                        continue
+                    handle.seek(offset)
+                    data = await handle.read(self.record_size)
+                else:
+                    offset = handle.tell()
+                    data = await handle.read(self.ctx.step_bytes)
+            except ObjectError as error:
+                self.ctx.note_failure(error)  # the trainer skips the unreadable file and goes on
+                self.close()
+                continue
+            if data:
+                return data, handle.key, offset
+            if self._records is None:
+                self.close()
+
+    def _open_next(self) -> bool:
+        entry = next(self._files, None)
+        if entry is None:
+            return False
+        key, size, offsets = entry
+        self._handle = S3File(
+            self.ctx, self.epoch, key, size, part_size=self.part_size, read_ahead=self.read_ahead
+        )
+        self._records = None if offsets is None else iter(int(o) for o in offsets)
+        return True
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self._handle = None
+        self._records = None
+
+
 async def train_epoch(
     ctx: HostContext, epoch: int, index: dict[str, int], rng: np.random.Generator
 ) -> EpochStats:
     """One epoch over the host's files, sequential (whole files in order) or random (reads of
-    ``record_size`` at random offsets, ``reads_per_file`` a file)."""
+    ``record_size`` at random offsets, ``reads_per_file`` a file).
+
+    ``readers`` files are read at once, as a data loader's workers do: file i of the epoch's
+    order goes to reader i mod readers (PyTorch's DataLoader deals indices to its workers
+    round-robin, tf.data's interleave cycles over its inputs), and the consumer takes pieces
+    in the order they complete. A reader asks for its next piece once the consumer is done
+    with the previous one, so memory stays within readers x (read_ahead + 1) x part_size.
+    """
     ff = ctx.settings.fastfile
     part_size, read_ahead = ff.part_size, ff.read_ahead
     random_access = ff.access == "random"
     record_size, reads_per_file = ff.record_size, ff.reads_per_file
+    readers = max(1, ctx.settings.readers)
     consumer = ctx.consumer(epoch)
     order = epoch_order(len(ctx.plan.keys), ctx.settings.shuffle_seed, epoch)
+    files: list[tuple[str, int, np.ndarray | None]] = []
     for i in order:
         key = ctx.plan.keys[int(i)]
         size = index.get(key, int(ctx.plan.sizes[int(i)]))
-        handle = S3File(ctx, epoch, key, size, part_size=part_size, read_ahead=read_ahead)
-        try:
-            if random_access:
-                offsets = rng.integers(0, max(1, size - record_size + 1), size=reads_per_file)
-                for offset in offsets:
-                    handle.seek(int(offset))
-                    data = await consumer.take(handle.read(record_size))
-                    await consumer.consumed(data)
-            else:
-                while data := await consumer.take(handle.read(ctx.step_bytes)):
-                    await consumer.consumed(data)
-        except ObjectError as error:
-            ctx.note_failure(error)  # the trainer skips the unreadable file and goes on
-        finally:
-            handle.close()
+        # Offsets are drawn in the epoch's file order, whatever the readers, so a run with
+        # more readers reads the same records.
+        offsets = (
+            rng.integers(0, max(1, size - record_size + 1), size=reads_per_file)
+            if random_access
+            else None
+        )
+        files.append((key, size, offsets))
+    lanes = [
+        FileReader(
+            ctx,
+            epoch,
+            files[r::readers],
+            part_size=part_size,
+            read_ahead=read_ahead,
+            record_size=record_size,
+        )
+        for r in range(min(readers, len(files)))
+    ]
+    pending: dict[asyncio.Task[tuple[bytes, str, int] | None], int] = {}
+
+    def ask(lane: int) -> None:
+        pending[asyncio.create_task(lanes[lane].next_piece())] = lane
+
+    try:
+        for lane in range(len(lanes)):
+            ask(lane)
+        while pending:
+            done, _ = await consumer.take(
+                asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            )
+            for task in sorted(done, key=pending.__getitem__):
+                lane = pending.pop(task)
+                piece = task.result()
+                if piece is None:
+                    continue
+                data, key, offset = piece
+                await consumer.consumed(data, (key, offset))
+                ask(lane)
+    finally:
+        for task in pending:
+            if task.done() and not task.cancelled():
+                task.exception()  # a piece nobody will take: its failure is not news
+            task.cancel()
+        for reader in lanes:
+            reader.close()
     return await consumer.finish()
 
 

@@ -37,6 +37,7 @@ def test_good_scenario_fills_defaults(tmp_path):
         "http"
     )
     assert scenario.modes == ("file",)
+    assert scenario.training.readers == 4
 
 
 def test_report_section_is_part_of_the_scenario(tmp_path):
@@ -107,6 +108,8 @@ BAD = [
     ("first_byte_latency_ms = 5", "first_byte_latency_ms = -1", ["first_byte_latency_ms"]),
     ("[modes]", "[report]\nheadroom = -0.1\n[modes]", ["report.headroom", ">= 0"]),
     ("[modes]", '[report]\ncontainer_size = "1KiB"\n[modes]', ["report.container_size"]),
+    ("[modes]", "[training]\nreaders = 0\n[modes]", ["training.readers", ">= 1"]),
+    ("[modes]", '[training]\nreaders = "many"\n[modes]', ["training.readers", "many"]),
 ]
 
 

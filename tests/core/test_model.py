@@ -52,6 +52,7 @@ def cases(draw):
         step_bytes=draw(st.sampled_from([100_000, 2**20])),
         barrier=draw(st.booleans()),
         shuffle_seed=draw(st.sampled_from([None, 3])),
+        readers=draw(st.sampled_from([1, 4, 16])),
     )
     hosts = draw(st.integers(1, 5))
     distribution = draw(st.sampled_from(["ShardedByS3Key", "FullyReplicated"]))
@@ -236,7 +237,8 @@ STORAGES = {
 
 @pytest.mark.parametrize("storage_name", sorted(STORAGES))
 @pytest.mark.parametrize("wide", [False, True])
-def test_rounds_and_blocks_agree_with_reference(monkeypatch, storage_name, wide):
+@pytest.mark.parametrize("readers", [1, 4, 16])
+def test_rounds_and_blocks_agree_with_reference(monkeypatch, storage_name, wide, readers):
     """Skewed sizes with empty objects among them, over more rounds and blocks than the
     hypothesis cases reach: rounds that break part-way, blocks first computed without the
     clocks and redone with them, Pipe steps found and handed over block by block, FastFile
@@ -254,7 +256,7 @@ def test_rounds_and_blocks_agree_with_reference(monkeypatch, storage_name, wide)
         hosts=7,
         storage=STORAGES[storage_name],
         params=PathParams(concurrency=6, prefetch=5, verify_etag=True),
-        training=Training(compute_bps=4e8, step_bytes=300_000),
+        training=Training(compute_bps=4e8, step_bytes=300_000, readers=readers),
     )
     model = model_job(sizes, **kwargs)
     slow = reference.simulate(sizes.tolist(), **kwargs)
@@ -273,3 +275,63 @@ def test_a_short_last_list_page_costs_less():
         result = model_job(sizes, hosts=1, storage=storage, modes=("fastfile",))["fastfile"]
         assert result.listing_s[0] == pytest.approx(listing)
         assert result.lists[0] == -(-objects // 1000)
+
+
+@SEEDED
+@given(
+    readers=st.sampled_from([1, 4, 16]),
+    hosts=st.integers(1, 4),
+    barrier=st.booleans(),
+    compute_bps=st.sampled_from([0.0, 1e7, 1e9]),
+    seed=st.integers(0, 2**16),
+)
+def test_readers_agree_with_reference(readers, hosts, barrier, compute_bps, seed):
+    """Many small files over a few hosts, the case readers are for, at 1, 4 and 16 readers."""
+    rng = np.random.default_rng(seed)
+    sizes = (rng.lognormal(np.log(20_000), 0.8, 120) + 1).astype(np.int64)
+    kwargs = dict(
+        hosts=hosts,
+        storage=STORAGES["gate"],
+        params=PathParams(part_size=64 * 1024, read_ahead=1, verify_etag=True),
+        training=Training(
+            compute_bps=compute_bps, step_bytes=50_000, barrier=barrier, readers=readers
+        ),
+        modes=("fastfile",),
+    )
+    result = model_job(sizes, **kwargs)["fastfile"]
+    slow = reference.simulate(sizes.tolist(), **kwargs)["fastfile"]
+    for name in ("startup_s", "epoch_s", "stall_s", "barrier_s", "compute_s"):
+        _close(getattr(result, name), slow[name], f"readers={readers} {name}")
+    assert result.gets.tolist() == slow["gets"]
+
+
+def test_many_small_files_train_about_readers_times_faster():
+    """Latency-bound small files with fast compute: R readers cut training time to about
+    1/R until the request rate, the link or the compute binds."""
+    sizes = np.full(4_000, 16 * 1024, dtype=np.int64)
+    storage = Storage(latency_s=0.03, connection_bps=9e7, requests_per_s=5_500)
+    epoch = {}
+    for readers in (1, 2, 4, 8, 16):
+        result = model_job(
+            sizes,
+            hosts=1,
+            storage=storage,
+            training=Training(compute_bps=2e9, step_bytes=2**20, readers=readers),
+            modes=("fastfile",),
+        )["fastfile"]
+        epoch[readers] = float(result.epoch_s[0, 0])
+    for readers in (2, 4, 8, 16):
+        assert epoch[1] / epoch[readers] == pytest.approx(readers, rel=0.1), epoch
+    # Compute binds: 4,000 x 16 KiB at 20 MB/s is 3.3 s however many readers read.
+    slow_compute = {}
+    for readers in (4, 64):
+        slow_compute[readers] = model_job(
+            sizes,
+            hosts=1,
+            storage=storage,
+            training=Training(compute_bps=2e7, step_bytes=2**20, readers=readers),
+            modes=("fastfile",),
+        )["fastfile"].epoch_s[0, 0]
+    compute_s = sizes.sum() / 2e7
+    assert slow_compute[64] == pytest.approx(compute_s, rel=0.05)
+    assert slow_compute[4] >= slow_compute[64]

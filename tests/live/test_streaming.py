@@ -86,12 +86,13 @@ def test_pipe_delivers_every_byte_in_order_for_two_epochs(tmp_path, embedded, un
 
 
 def test_fastfile_sequential_reads_return_the_source_bytes(tmp_path, embedded, unique_prefix):
+    # One reader: the consumer takes the files whole, in key order.
     scenario = make_scenario(
         tmp_path,
         embedded.url,
         unique_prefix,
         modes={"run": ["fastfile"]},
-        training={"verify": True, "step_bytes": "5000"},
+        training={"verify": True, "step_bytes": "5000", "readers": 1},
         fastfile={"part_size": "8KiB", "read_ahead": 2},
     )
     result = quiet_run(scenario, tmp_path)
@@ -103,6 +104,69 @@ def test_fastfile_sequential_reads_return_the_source_bytes(tmp_path, embedded, u
     assert len(lists) == 3  # one page per host: 24 keys
     for row in result.hosts.itertuples():
         assert row.startup_s >= row.listing_s > 0
+
+
+@pytest.mark.parametrize("readers", [1, 4, 16])
+def test_fastfile_readers_deliver_every_byte_in_order_of_consumption(
+    tmp_path, embedded, unique_prefix, readers
+):
+    """Several files open at once, pieces taken as they complete: every file still arrives
+    whole and front to back, and each epoch's sha256 is that of the bytes in the order the
+    consumer took them."""
+    from bench.live.engine import run_mode
+    from bench.run.runner import shard_plans
+
+    scenario = make_scenario(
+        tmp_path,
+        embedded.url,
+        unique_prefix,
+        dataset={"objects": 40},
+        modes={"run": ["fastfile"]},
+        training={
+            "epochs": 2,
+            "shuffle_seed": 3,
+            "verify": True,
+            "step_bytes": "5000",
+            "readers": readers,
+        },
+        fastfile={"part_size": "8KiB", "read_ahead": 2},
+    )
+    assert quiet_run(scenario, tmp_path).status == "ok"  # populates, and reads once
+    dataset = build_dataset(scenario.dataset)
+    block = content_block(scenario.dataset.seed)
+    plans = shard_plans(dataset, scenario.cluster.hosts, "ShardedByS3Key", "round-robin")
+    volumes = tmp_path / "volumes"
+    volumes.mkdir()
+    outcomes, _ = asyncio.run(
+        run_mode("fastfile", plans, endpoint=embedded, scenario=scenario, volumes=volumes)
+    )
+    for plan, outcome in zip(plans, outcomes, strict=True):
+        sizes = {k: int(s) for k, s in zip(plan.keys, plan.sizes, strict=True) if s > 0}
+        content = dict(zip(plan.keys, plan.content_index, strict=True))
+        assert len(outcome.epochs) == 2
+        for stats in outcome.epochs:
+            digest = hashlib.sha256()
+            read_to: dict[str, int] = {}
+            open_files = most_open = 0
+            for key, offset, nbytes in stats.pieces:
+                assert offset == read_to.get(key, 0), (key, offset)  # front to back
+                if offset == 0:
+                    open_files += 1
+                    most_open = max(most_open, open_files)
+                digest.update(object_range(block, int(content[key]), offset, nbytes))
+                read_to[key] = offset + nbytes
+                if read_to[key] == sizes[key]:
+                    open_files -= 1
+            assert read_to == sizes  # every file, every byte, once
+            assert stats.sha256 == digest.hexdigest()
+            assert stats.bytes == sum(sizes.values())
+            assert most_open <= readers
+            if readers > 1:
+                assert most_open > 1  # files really were read at once
+            else:
+                first_seen = list(dict.fromkeys(key for key, _, _ in stats.pieces))
+                order = epoch_order(len(plan.keys), 3, stats.epoch)
+                assert first_seen == [plan.keys[int(i)] for i in order if plan.sizes[int(i)]]
 
 
 def test_s3file_random_reads_seek_tell_readinto(tmp_path, embedded, unique_prefix):

@@ -45,6 +45,14 @@ requested when the consumer has used the data ``W = read_ahead + ceil(step / par
 back (the first ``W`` at open), and the consumer can use a part's bytes when the part has ended.
 Random access makes ``reads_per_file`` requests of ``record_size``, each after the previous was
 used. The next file opens when the consumer is done with the steps the current one completed.
+With ``readers`` R > 1 (a data loader's workers) file i of the epoch's order goes to reader
+i mod R; each reader is a lane that reads its files as above on a fixed 1/R share of its host's
+clocks (every R-th gate slot, 1/R of the link), paced as if the consumer served it alone in
+steps of ``step_bytes // R`` at the full compute rate. The host's one consumer takes every
+step in series, so its epoch ends with its last reader or once it has held all its steps (of
+``step_bytes``) from the epoch's start plus its barrier wait, whichever is later; its first
+data is its readers' first; its barrier wait is the lanes' mean (with a barrier, lanes of all
+hosts move step by step together). Readers are at most the files of a host.
 A request that reads a whole object (one part covers it, or one record with random access) is
 checked against its ETag when the path verifies, like File and Pipe: its bytes cost the MD5 rate
 too (``verify_bps``, on the endpoint's CPU when there is an endpoint bandwidth). ``startup_s``

@@ -1,17 +1,25 @@
-"""FastFile mode: each host lists the prefix, then reads files one at a time, fetching parts
-(or random records) on demand as the consumer uses them, ``read_ahead`` parts ahead."""
+"""FastFile mode: each host lists the prefix, then its readers read files one at a time each,
+fetching parts (or random records) on demand as the consumer uses them, ``read_ahead`` parts
+ahead."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from bench.core.model import blocks
 from bench.core.model.clocks import Links, request_alone
-from bench.core.model.consumer import EXACT_TIMER, EpochColumns, EpochOutcome, Timer, held_s
+from bench.core.model.consumer import (
+    EXACT_TIMER,
+    EpochColumns,
+    EpochOutcome,
+    Timer,
+    coarsen_steps,
+    held_s,
+)
 from bench.core.model.inputs import PathParams, Training
 from bench.core.model.mode import ModeInputs, ModeTimeline
 from bench.core.model.shards import epoch_order
@@ -485,23 +493,123 @@ def parts_per_row(sizes: np.ndarray, part_size: int) -> np.ndarray:
     return total
 
 
+class Readers(NamedTuple):
+    """How a FastFile host's files are dealt to its readers, and what paces each."""
+
+    lanes: int  # readers that get files: training.readers, at most the files of a host
+    training: Training  # one reader's pace: the host's compute rate, steps of step/lanes
+
+
+def readers_of(inputs: ModeInputs) -> Readers:
+    """The readers of each host: each is a lane paced as if the consumer served it alone, in
+    steps of 1/lanes of ``step_bytes`` at the full compute rate."""
+    training = inputs.training
+    lanes = max(1, min(training.readers, inputs.shards.sizes.shape[0]))
+    if lanes == 1:
+        return Readers(1, training)
+    step = max(1, training.step_bytes // lanes)
+    # Lanes multiply the (step, row) cells by ``lanes``: merge steps to keep them bounded.
+    lane_bytes = np.full(inputs.rows * lanes, float(inputs.shard_bytes.max(initial=0)) / lanes)
+    step = coarsen_steps(step, lane_bytes, max(1, inputs.max_steps))
+    return Readers(lanes, replace(training, step_bytes=step))
+
+
+def deal_to_readers(ordered: np.ndarray, lanes: int) -> np.ndarray:
+    """``(items, rows)`` in read order to ``(ceil(items / lanes), rows x lanes)``: file i of
+    row h goes to column h x lanes + i mod lanes, in order (zero-byte padding at the end)."""
+    if lanes == 1:
+        return ordered
+    items, rows = ordered.shape
+    per_lane = -(-items // lanes)
+    padded = np.zeros((per_lane * lanes, rows), dtype=ordered.dtype)
+    padded[:items] = ordered
+    return np.ascontiguousarray(
+        padded.reshape(per_lane, lanes, rows).transpose(0, 2, 1).reshape(per_lane, rows * lanes)
+    )
+
+
+def split_links(links: Links, lanes: int) -> Links:
+    """A reader's share of its host's clocks: every ``lanes``-th gate slot and 1/lanes of the
+    link, fixed (as hosts share an endpoint); latency and one connection's bandwidth are its
+    own."""
+    if lanes == 1:
+        return links
+    return replace(
+        links,
+        gate_interval_s=links.gate_interval_s * lanes,
+        link_bps=links.link_bps / lanes,
+        gate=np.repeat(links.gate, lanes),
+        link=np.repeat(links.link, lanes),
+        sharing_hosts=links.sharing_hosts * lanes,
+    )
+
+
+def fold_readers(
+    outcome: EpochOutcome,
+    lanes: int,
+    *,
+    start: np.ndarray,
+    lane_bytes: np.ndarray,
+    training: Training,
+    timer: Timer,
+) -> EpochOutcome:
+    """Lanes back to hosts. The host's one consumer takes every step in series, so its epoch
+    ends with its last reader or once it has held all its steps (``step_bytes`` each, the
+    last partial) from ``start`` plus its barrier wait, whichever is later. Compute is the
+    lanes' sum; the barrier wait their mean."""
+    if lanes == 1:
+        return outcome
+
+    def per_host(values: np.ndarray) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64).reshape(-1, lanes)
+
+    consumed = per_host(lane_bytes).sum(axis=1)
+    step = float(training.step_bytes)
+    rate = training.compute_bps
+    full_steps = np.floor(consumed / step)
+    partial = consumed - full_steps * step
+    held = 0.0 * consumed
+    if rate > 0:
+        held = full_steps * held_s(step / rate, timer) + held_s(partial / rate, timer)
+    compute = per_host(outcome.compute).sum(axis=1)
+    barrier = per_host(outcome.barrier).sum(axis=1) / lanes
+    end = np.maximum(per_host(outcome.end).max(axis=1), start + held + barrier)
+    return EpochOutcome(end, compute, barrier, held - compute)
+
+
+def first_data_of_hosts(
+    first_data: np.ndarray, lane_sizes: np.ndarray, begin: np.ndarray, lanes: int
+) -> np.ndarray:
+    """A host's first data: the first of its readers that has bytes to read (its epoch's
+    start when none has)."""
+    has_data = (lane_sizes > 0).any(axis=0)
+    first = np.where(has_data, first_data, np.inf).reshape(-1, lanes).min(axis=1)
+    return np.where(np.isfinite(first), first, begin)
+
+
 def first_read_s(inputs: ModeInputs, listing_s: float) -> np.ndarray:
-    """Per row, the end of the listing plus the first read alone (a first read that covers
-    its whole object is checked against the ETag when the path verifies)."""
+    """Per row, the end of the listing plus the first read alone: of the first files, one per
+    reader, the one that answers first (a first read that covers its whole object is checked
+    against the ETag when the path verifies)."""
     sizes, params = inputs.shards.sizes, inputs.params
-    first = sizes[0] if sizes.shape[0] else np.zeros(inputs.rows, dtype=np.int64)
+    lanes = readers_of(inputs).lanes
+    first = sizes[:lanes] if sizes.shape[0] else np.zeros((1, inputs.rows), dtype=np.int64)
     random_access = params.access == "random"
     first_read = np.minimum(first, params.record_size if random_access else params.part_size)
     first_read = first_read.astype(np.float64)
-    first_alone = request_alone(inputs.links(), first_read, first_read > 0)
+    links = split_links(inputs.links(), lanes)
+    first_alone = request_alone(links, first_read, first_read > 0)
     if params.verify_etag:
-        checked = request_alone(inputs.links(verify=True), first_read, first_read > 0)
+        checked_links = split_links(inputs.links(verify=True), lanes)
+        checked = request_alone(checked_links, first_read, first_read > 0)
         first_alone = np.where(whole_objects(first, params), checked, first_alone)
-    return np.where(first > 0, listing_s + first_alone, listing_s)
+    soonest = np.where(first > 0, first_alone, np.inf).min(axis=0)
+    return np.where(np.isfinite(soonest), listing_s + soonest, listing_s)
 
 
 def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumns) -> None:
-    """Every epoch from the end of the listing, the consumer pacing its own fetches."""
+    """Every epoch from the end of the listing, the consumer pacing its own fetches; with
+    several readers each is a lane of its own (``readers_of``), folded back into its host."""
     shards, storage, params, training = (
         inputs.shards,
         inputs.storage,
@@ -509,6 +617,8 @@ def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumn
         inputs.training,
     )
     verify = params.verify_etag
+    readers = readers_of(inputs)
+    lanes = readers.lanes
     begin = listing.copy()
     # With a barrier the hosts fetch step by step together and the endpoint's share is
     # settled by consume_paced: each fetch then has the endpoint to itself.
@@ -518,23 +628,44 @@ def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumn
         verify_s = 1 / storage.verify_bps  # the endpoint's CPU also hashes
     for epoch in range(training.epochs):
         ordered = epoch_order(shards.sizes, shards.counts, training.shuffle_seed, epoch)
-        alone = inputs.links(sharing_hosts=share)
-        checked_links = inputs.links(sharing_hosts=share, verify=True) if verify else None
-        ff = fastfile_epoch(
-            ordered, alone, params, training, begin, verified=checked_links, timer=inputs.timer
+        lane_sizes = deal_to_readers(ordered, lanes)
+        lane_begin = np.repeat(begin, lanes)
+        alone = split_links(inputs.links(sharing_hosts=share), lanes)
+        checked_links = (
+            split_links(inputs.links(sharing_hosts=share, verify=True), lanes) if verify else None
         )
-        start = ff.first_data_s if epoch == 0 else begin
+        ff = fastfile_epoch(
+            lane_sizes,
+            alone,
+            params,
+            readers.training,
+            lane_begin,
+            verified=checked_links,
+            timer=inputs.timer,
+        )
         outcome = consume_paced(
             ff,
-            start,
+            ff.first_data_s if epoch == 0 else lane_begin,
             inputs.barrier,
-            fetch_start=begin,
+            fetch_start=lane_begin,
             request_s=1 / storage.requests_per_s if storage.requests_per_s > 0 else 0.0,
             byte_s=1 / storage.endpoint_bps if storage.endpoint_bps > 0 else 0.0,
             verify_s=verify_s,
         )
-        epochs_out.record(epoch=epoch, start=start, outcome=outcome)
-        begin = outcome.end
+        if epoch == 0:
+            start = first_data_of_hosts(ff.first_data_s, lane_sizes, begin, lanes)
+        else:
+            start = begin
+        host = fold_readers(
+            outcome,
+            lanes,
+            start=start,
+            lane_bytes=ff.step_bytes.sum(axis=0),
+            training=training,
+            timer=inputs.timer,
+        )
+        epochs_out.record(epoch=epoch, start=start, outcome=host)
+        begin = host.end
 
 
 def model_fastfile(inputs: ModeInputs) -> ModeTimeline:

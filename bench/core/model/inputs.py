@@ -93,3 +93,8 @@ class Training:
     step_bytes: int = 1024 * 1024
     barrier: bool = True
     shuffle_seed: int | None = None
+    readers: int = 1  # files a FastFile host reads at once (a data loader's workers)
+
+    def __post_init__(self) -> None:
+        if self.readers < 1:
+            raise ValueError(f"Training.readers = {self.readers!r}: must be >= 1")

@@ -102,6 +102,7 @@ def mode_inputs(
         listed=listed,
         startup_only=startup_only,
         max_exact_items=max_exact_items,
+        max_steps=max_steps,
     )
 
 

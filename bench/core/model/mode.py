@@ -9,7 +9,7 @@ import numpy as np
 
 from bench.core.model.clocks import Links
 from bench.core.model.consumer import EpochColumns, Timer
-from bench.core.model.inputs import PathParams, Storage, Training
+from bench.core.model.inputs import MAX_STEPS, PathParams, Storage, Training
 from bench.core.model.shards import Shards
 
 
@@ -26,6 +26,7 @@ class ModeInputs:
     listed: int  # keys a FastFile host lists
     startup_only: bool
     max_exact_items: int
+    max_steps: int = MAX_STEPS  # steps x distinct timelines kept before steps are merged
 
     @property
     def rows(self) -> int:
