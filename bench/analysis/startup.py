@@ -118,11 +118,10 @@ def live_points(
     """Run the scenario live at each file count on one endpoint; startup per mode (slowest host)."""
     from bench.analysis.validate import _embedded_credentials
     from bench.run.runner import run_scenario
-    from bench.s3.endpoint import open_endpoint
+    from bench.s3.endpoint import open_storage_endpoint
 
     rows = []
-    spec = scenario.storage.endpoint
-    with open_endpoint(spec, region=scenario.storage.region) as endpoint:
+    with open_storage_endpoint(scenario.storage) as endpoint:
         credentials = _embedded_credentials() if endpoint.kind == "embedded" else None
         with credentials or contextlib.nullcontext():
             for files in counts:
@@ -135,7 +134,6 @@ def live_points(
                     point,
                     results_root=results_root,
                     endpoint_spec=endpoint.url if endpoint.kind != "aws" else "aws",
-                    progress=False,
                     say=lambda _: None,
                 )
                 if result.status != "ok":

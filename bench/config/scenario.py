@@ -6,7 +6,6 @@ allowed, so a typo never surfaces as a traceback from deep inside a run.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,8 +52,9 @@ class DistributionConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     endpoint: str  # "embedded" | "aws" | URL
-    region: str
+    region: str | None  # None: the AWS chain (AWS_REGION, AWS_DEFAULT_REGION, the profile)
     profile: str | None
+    sign_requests: bool  # false: anonymous requests, for public datasets
     checksum_validation: str
     max_attempts: int
     verify_etag: bool  # MD5 of whole single-part objects against their ETag
@@ -269,8 +269,9 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     },
     "storage": {
         "endpoint": (_text, None),
-        "region": (_text, "us-east-1"),
+        "region": (_text, None),
         "profile": (_text, None),
+        "sign_requests": (_bool, True),
         "checksum_validation": (_choice(*CHECKSUM_SETTINGS), "when_required"),
         "max_attempts": (_int(1), 5),
         "verify_etag": (_bool, True),
@@ -483,7 +484,9 @@ def build_scenario(
 
     endpoint = st["endpoint"]
     if endpoint is None:
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") or "embedded"
+        from bench.s3.endpoint import default_endpoint_spec
+
+        endpoint = default_endpoint_spec(st["profile"])
     if endpoint not in ("embedded", "aws") and not endpoint.startswith(("http://", "https://")):
         raise _fail(path, "storage.endpoint", endpoint, "allowed: embedded, aws, or an http(s) URL")
 
@@ -526,6 +529,7 @@ def build_scenario(
             endpoint=endpoint,
             region=st["region"],
             profile=st["profile"],
+            sign_requests=st["sign_requests"],
             checksum_validation=st["checksum_validation"],
             max_attempts=st["max_attempts"],
             verify_etag=st["verify_etag"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ class EventLog:
     def __init__(self, t0: float) -> None:
         self.t0 = t0
         self.rows: list[tuple[Any, ...]] = []
+        # Told (op, offset, bytes) of every request as it ends: how a progress line follows
+        # a mode's play without the data paths knowing about it.
+        self.on_add: Callable[[str, int, int], None] | None = None
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -65,6 +69,8 @@ class EventLog:
         self.rows.append(
             (mode, host, epoch, op, key, offset, nbytes, start_s, first_byte_s, end_s, attempts)
         )
+        if self.on_add is not None:
+            self.on_add(op, offset, nbytes)
 
     def frame(self) -> Any:
         import pandas as pd

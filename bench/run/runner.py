@@ -21,6 +21,7 @@ import numpy as np
 from bench.config.scenario import Scenario
 from bench.errors import ObjectError, StagebenchError
 from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
+from bench.progress import NO_PROGRESS, Phase, Progress, as_progress
 from bench.run import results as results_io
 from bench.run.dataset import (
     Dataset,
@@ -76,7 +77,7 @@ def prepare_dataset(
     endpoint: Endpoint,
     scenario: Scenario,
     *,
-    progress: bool,
+    progress: Progress | bool = NO_PROGRESS,
     confirm: Callable[[str], bool] | None = None,
     check: Callable[[Dataset], None] | None = None,
 ) -> tuple[Dataset, dict[str, Any]]:
@@ -86,7 +87,8 @@ def prepare_dataset(
     pass ``CONFIRM_ABOVE_USD``.
     """
     if scenario.dataset.source == "s3":
-        dataset, extra = asyncio.run(list_existing(endpoint, scenario)), {"populate": "read as is"}
+        dataset = asyncio.run(list_existing(endpoint, scenario, progress=progress))
+        extra: dict[str, Any] = {"populate": "read as is"}
     else:
         dataset, extra = build_dataset(scenario.dataset), {}
     # Before any byte moves: every key must be a file with a safe path (bench/s3/keys.py).
@@ -114,6 +116,31 @@ def prepare_dataset(
         )
     )
     return dataset, {"populate": report.__dict__}
+
+
+def mode_phase(progress: Progress, mode: str, plans: list[HostPlan], scenario: Scenario) -> Phase:
+    """The live line of one mode's play across hosts: objects and bytes read of those the
+    mode will read (every epoch for Pipe and FastFile, once for File)."""
+    passes = 1 if mode == "file" else scenario.training.epochs
+    label = f"{mode} ({len(plans)} hosts)"
+    if mode == "fastfile" and scenario.fastfile.access != "sequential":
+        # Random reads fetch an unknown share of each file: count requests, no total.
+        return progress.phase(label, unit="GET")
+    return progress.phase(
+        label,
+        total_objects=passes * sum(len(p.keys) for p in plans),
+        total_bytes=passes * sum(p.total_bytes for p in plans),
+    )
+
+
+def follow_requests(log: EventLog, phase: Phase, *, by_request: bool) -> None:
+    """Advance ``phase`` as ``log`` records GETs: an object when its first byte range ends."""
+
+    def on_add(op: str, offset: int, nbytes: int) -> None:
+        if op == "GET":
+            phase.advance(objects=1 if by_request or offset == 0 else 0, nbytes=nbytes)
+
+    log.on_add = on_add
 
 
 def _confirm_cost(
@@ -278,7 +305,7 @@ def run_scenario(
     results_root: Path,
     endpoint_spec: str | None = None,
     profile: str | None = None,
-    progress: bool = True,
+    progress: Progress | bool = True,
     keep_volumes: bool = False,
     say: Callable[[str], None] = print,
     confirm: Callable[[str], bool] | None = None,
@@ -289,6 +316,7 @@ def run_scenario(
 
     from bench.live.engine import run_mode
 
+    progress = as_progress(progress)
     run_dir = results_io.new_run_dir(results_root, scenario.name)
     started = results_io.utc_stamp()
     spec = endpoint_spec or scenario.storage.endpoint
@@ -299,7 +327,7 @@ def run_scenario(
     extra: dict[str, Any] = {}
     failed_keys: list[dict[str, Any]] = []
     dataset: Dataset | None = None
-    endpoint_info: tuple[str, str | None] = (spec, None)
+    endpoint_info: tuple[str, str | None, str | None] = (spec, None, scenario.storage.region)
     volumes: Path | None = None
     partial_log: EventLog | None = None
     try:
@@ -309,9 +337,10 @@ def run_scenario(
                     spec,
                     region=scenario.storage.region,
                     profile=profile or scenario.storage.profile,
+                    unsigned=not scenario.storage.sign_requests,
                 )
             )
-            endpoint_info = (endpoint.kind, endpoint.url)
+            endpoint_info = (endpoint.kind, endpoint.url, endpoint.region)
             say(f"endpoint: {endpoint.describe()}")
             t = time.perf_counter()
             root = scenario.storage.volume_root or Path(tempfile.gettempdir())
@@ -359,6 +388,12 @@ def run_scenario(
                 say(f"mode {mode}: {len(plans)} hosts ...")
                 # Events live outside the mode's run, so a failure keeps what was measured.
                 partial_log = EventLog(time.perf_counter())
+                phase = stack.enter_context(mode_phase(progress, mode, plans, scenario))
+                follow_requests(
+                    partial_log,
+                    phase,
+                    by_request=mode == "fastfile" and scenario.fastfile.access != "sequential",
+                )
                 if dask is not None:
                     from bench.live.dask_engine import run_mode_dask
 
@@ -376,6 +411,7 @@ def run_scenario(
                             log=partial_log,
                         )
                     )
+                phase.close()
                 events = partial_log.frame()
                 partial_log = None
                 mode_epochs = epoch_table(mode, outcomes)
@@ -417,7 +453,7 @@ def run_scenario(
         "started": started,
         "finished": results_io.utc_stamp(),
         "scenario": {"name": scenario.name, "path": str(scenario.path), "config": scenario.raw},
-        "environment": results_io.environment(*endpoint_info, scenario.storage.region),
+        "environment": results_io.environment(*endpoint_info),
         "dataset": None
         if dataset is None
         else {

@@ -20,6 +20,7 @@ import numpy as np
 from bench import __version__
 from bench.core.content import content_block, object_range
 from bench.errors import SafetyError, StagebenchError
+from bench.progress import NO_PROGRESS, Progress, as_progress
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.listing import list_prefix
 from bench.vocabulary import DELETE_BATCH_KEYS
@@ -127,7 +128,7 @@ async def populate_async(
     seed: int,
     fingerprint: str,
     concurrency: int = 16,
-    progress: bool = True,
+    progress: Progress | bool = NO_PROGRESS,
 ) -> PopulateReport:
     """Make ``bucket/prefix`` hold exactly ``keys`` with ``sizes``, writing only what is missing."""
     started = time.perf_counter()
@@ -174,17 +175,11 @@ async def populate_async(
             await _write_marker(client, bucket, prefix, new_marker)
 
         block = content_block(seed)
-        bar = None
-        if progress and todo:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=int(np.sum(sizes[todo])) if todo else 0,
-                unit="B",
-                unit_scale=True,
-                desc=f"populate s3://{bucket}/{prefix}",
-                leave=False,
-            )
+        phase = as_progress(progress).phase(
+            f"populate s3://{bucket}/{prefix}",
+            total_objects=len(todo),
+            total_bytes=int(np.sum(sizes[todo])) if todo else 0,
+        )
         queue = iter(todo)
 
         async def worker() -> None:
@@ -196,14 +191,10 @@ async def populate_async(
                     raise translate_error(
                         exc, endpoint=endpoint, bucket=bucket, key=keys[i]
                     ) from exc
-                if bar is not None:
-                    bar.update(size)
+                phase.advance(objects=1, nbytes=size)
 
-        try:
+        with phase:
             await asyncio.gather(*(worker() for _ in range(min(concurrency, max(1, len(todo))))))
-        finally:
-            if bar is not None:
-                bar.close()
         for start in range(0, len(stale), DELETE_BATCH_KEYS):
             batch = stale[start : start + DELETE_BATCH_KEYS]
             await client.delete_objects(
