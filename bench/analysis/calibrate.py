@@ -132,7 +132,6 @@ async def _populate(endpoint: Any, bucket: str, prefix: str, count: int, size: i
         content_index=np.arange(count, dtype=np.int64),
         seed=0,
         fingerprint=f"calibrate-{count}x{size}",
-        progress=False,
     )
     return keys
 
@@ -534,6 +533,7 @@ def calibrate_endpoint(
     aws_profile: str | None,
     results_root: Path,
     say: Callable[[str], None],
+    region: str | None = None,
 ) -> Calibration:
     """Measure the endpoint ``spec`` names and write its storage profile to ``out`` (never
     overwritten) and the raw measurements to a fresh run folder."""
@@ -547,7 +547,7 @@ def calibrate_endpoint(
     if not out.parent.exists():
         raise StagebenchError(f"{out.parent}: no such folder; give --out in an existing folder")
     plan = Plan.quick() if quick else Plan.full()
-    with open_endpoint(spec, profile=aws_profile) as endpoint:
+    with open_endpoint(spec, region=region, profile=aws_profile) as endpoint:
         say(f"calibrating {endpoint.describe()} ...")
         measured = asyncio.run(measure(endpoint, plan, bucket=bucket, say=say))
         endpoint_text = endpoint.describe() if kind != "embedded" else "embedded moto server"

@@ -24,7 +24,7 @@ def default_profile(endpoint_kind: str) -> str:
         return "aws-s3-standard"
     raise StagebenchError(
         "no calibrated profile for this endpoint: run 'stagebench calibrate --endpoint URL' "
-        "and pass the file with --profile-file"
+        "and pass the file with --storage-profile"
     )
 
 

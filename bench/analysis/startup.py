@@ -116,11 +116,10 @@ def live_points(
 ) -> list[dict[str, Any]]:
     """Run the scenario live at each file count on one endpoint; startup per mode (slowest host)."""
     from bench.run.runner import run_on_endpoint
-    from bench.s3.endpoint import open_endpoint
+    from bench.s3.endpoint import open_storage_endpoint
 
     rows = []
-    spec = scenario.storage.endpoint
-    with open_endpoint(spec, region=scenario.storage.region) as endpoint:
+    with open_storage_endpoint(scenario.storage) as endpoint:
         for files in counts:
             point = live_scenario(scenario, files, total_bytes=total_bytes, file_bytes=file_bytes)
             say(f"live: {files:,} files ...")

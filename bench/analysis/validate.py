@@ -264,12 +264,11 @@ def validate_scenario(
     dataset; write ``validate.csv`` into the last run's folder."""
     from bench.core.model import model_job
     from bench.run.runner import prepare_dataset, run_on_endpoint
-    from bench.s3.endpoint import open_endpoint
+    from bench.s3.endpoint import open_storage_endpoint
 
-    spec = scenario.storage.endpoint
-    with open_endpoint(spec, region=scenario.storage.region, profile=aws_profile) as endpoint:
+    with open_storage_endpoint(scenario.storage, profile=aws_profile) as endpoint:
         say(f"endpoint: {endpoint.describe()}; profile: {profile.name}")
-        dataset, _ = prepare_dataset(endpoint, scenario, progress=False)
+        dataset, _ = prepare_dataset(endpoint, scenario)
         by_size = np.argsort(dataset.sizes, kind="stable")
         small = [dataset.keys[i] for i in by_size[:200]]
         large = [dataset.keys[i] for i in by_size[-16:]]

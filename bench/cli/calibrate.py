@@ -6,17 +6,21 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common
+from bench.cli.common import add_command, add_common, add_endpoint_options
 
 
 def register(commands: Any) -> None:
-    calibrate = commands.add_parser(
-        "calibrate", help="measure an endpoint and write a storage profile for the model"
+    calibrate = add_command(
+        commands,
+        "calibrate",
+        help="measure an endpoint and write a storage profile for the model",
+        examples="""
+            stagebench calibrate --quick
+            stagebench calibrate --endpoint http://127.0.0.1:9000 --out minio.toml
+            stagebench calibrate --endpoint aws --region eu-west-1 --bucket my-scratch-bucket
+        """,
     )
-    calibrate.add_argument(
-        "--endpoint", help="'embedded' (default), 'aws' or an http(s) URL to measure"
-    )
-    calibrate.add_argument("--profile", help="AWS profile for --endpoint aws")
+    add_endpoint_options(calibrate, anonymous=False)
     calibrate.add_argument(
         "--bucket",
         default="stagebench-calibrate",
@@ -32,16 +36,16 @@ def register(commands: Any) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    import os
-
     from bench.analysis.calibrate import calibrate_endpoint
+    from bench.s3.endpoint import default_endpoint_spec
 
     calibration = calibrate_endpoint(
-        args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "embedded",
+        args.endpoint or default_endpoint_spec(args.profile),
         out=args.out,
         bucket=args.bucket,
         quick=args.quick,
         aws_profile=args.profile,
+        region=args.region,
         results_root=args.results,
         say=lambda text: print(text, flush=True),
     )

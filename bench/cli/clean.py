@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from bench.cli.common import add_common, confirm_or_fail
+from bench.cli.common import (
+    add_command,
+    add_common,
+    add_endpoint_options,
+    confirm_or_fail,
+    scenario_overrides,
+)
 from bench.errors import StagebenchError
 
 
 def register(commands: Any) -> None:
-    clean = commands.add_parser(
-        "clean", help="delete a dataset stagebench created (only the keys it wrote)"
+    clean = add_command(
+        commands,
+        "clean",
+        help="delete a dataset stagebench created (only the keys it wrote)",
+        examples="""
+            stagebench clean scenarios/quickstart.toml --endpoint http://127.0.0.1:9000
+            stagebench clean s3://my-bucket/quickstart/ --endpoint aws --region eu-west-1 --yes
+        """,
     )
     clean.add_argument("target", help="a scenario file, or s3://bucket/prefix/")
-    clean.add_argument("--endpoint", help="'embedded', 'aws' or an http(s) URL")
-    clean.add_argument("--profile", help="AWS profile")
+    add_endpoint_options(clean, anonymous=False)
     clean.add_argument("--yes", action="store_true", help="delete without asking")
     add_common(clean)
     clean.set_defaults(func=cmd_clean)
@@ -27,21 +37,21 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
     from bench.config.scenario import dataset_prefix, load_scenario, parse_s3_uri
     from bench.s3.clean import execute_clean, plan_clean
-    from bench.s3.endpoint import open_endpoint
+    from bench.s3.endpoint import configured_endpoint_url, open_endpoint
 
-    region, profile = "us-east-1", args.profile
+    region, profile = args.region, args.profile
     if args.target.startswith("s3://"):
         try:
             bucket, prefix = parse_s3_uri(args.target)
             prefix = dataset_prefix(prefix)
         except ValueError as exc:
             raise StagebenchError(f"{args.target}: {exc}") from exc
-        spec = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "aws"
+        spec = args.endpoint or configured_endpoint_url(profile) or "aws"
     else:
-        scenario = load_scenario(args.target)
+        scenario = load_scenario(args.target, overrides=scenario_overrides(args))
         bucket, prefix = scenario.dataset.bucket, scenario.dataset.prefix
-        spec = args.endpoint or scenario.storage.endpoint
-        region, profile = scenario.storage.region, profile or scenario.storage.profile
+        spec = scenario.storage.endpoint
+        region, profile = scenario.storage.region, scenario.storage.profile
     if spec == "embedded":
         raise StagebenchError(
             "the embedded server forgets its data when the command ends: nothing to clean; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from typing import Any
 
 from bench.errors import StagebenchError
@@ -30,6 +31,7 @@ def scenario_overrides(args: argparse.Namespace) -> dict[str, object]:
     if getattr(args, "dask", None):
         overrides["execution.engine"] = "dask"
         overrides["execution.dask"] = args.dask
+    overrides.update(endpoint_overrides(args))
     return overrides
 
 
@@ -73,3 +75,87 @@ def confirm_or_fail(question: str) -> bool:
     if not sys.stdin.isatty():
         raise StagebenchError(f"{question} needs an answer: run in a terminal or pass --yes")
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def add_command(
+    commands: Any,
+    name: str,
+    *,
+    help: str,
+    examples: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with worked examples, shown as written."""
+    return commands.add_parser(
+        name,
+        help=help,
+        description=description or help[:1].upper() + help[1:] + ".",
+        epilog="examples:\n" + textwrap.indent(textwrap.dedent(examples).strip("\n"), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_endpoint_options(parser: argparse.ArgumentParser, *, anonymous: bool = True) -> None:
+    """Where the data is and how to reach it, with the AWS CLI's names and its resolution
+    order: an option wins over the scenario, which wins over the environment and the profile."""
+    group = parser.add_argument_group("endpoint (AWS conventions)")
+    group.add_argument(
+        "--endpoint",
+        "--endpoint-url",
+        dest="endpoint",
+        metavar="URL",
+        help="'embedded' (a local S3 server for this command), 'aws', or an http(s) URL; "
+        "default: storage.endpoint, else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the "
+        "profile's endpoint_url, else embedded",
+    )
+    group.add_argument(
+        "--profile", help="AWS profile from ~/.aws/config and ~/.aws/credentials (credentials)"
+    )
+    group.add_argument(
+        "--region",
+        help="AWS region; default: storage.region, else AWS_REGION, AWS_DEFAULT_REGION or the "
+        "profile's region, else us-east-1",
+    )
+    if anonymous:
+        group.add_argument(
+            "--no-sign-request",
+            action="store_true",
+            help="send anonymous requests, for public datasets such as AWS Open Data",
+        )
+
+
+def add_storage_profile_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--storage-profile``: the model's storage profile (not an AWS profile)."""
+    parser.add_argument("--storage-profile", metavar="NAME|PATH", help=help)
+    # The option's former name, kept so existing scripts still work.
+    parser.add_argument("--profile-file", dest="storage_profile", help=argparse.SUPPRESS)
+
+
+def add_progress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no live progress lines (they are only drawn when stderr is a terminal)",
+    )
+
+
+def progress_from(args: argparse.Namespace) -> Any:
+    """Live progress lines on stderr, unless --no-progress or stderr is not a terminal."""
+    from bench.progress import terminal_progress
+
+    return terminal_progress(enabled=not getattr(args, "no_progress", False))
+
+
+def endpoint_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The ``[storage]`` fields the endpoint options replace."""
+    overrides: dict[str, object] = {}
+    for option, field_name in (
+        ("endpoint", "storage.endpoint"),
+        ("profile", "storage.profile"),
+        ("region", "storage.region"),
+    ):
+        if getattr(args, option, None):
+            overrides[field_name] = getattr(args, option)
+    if getattr(args, "no_sign_request", False):
+        overrides["storage.sign_requests"] = False
+    return overrides

@@ -16,15 +16,21 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common, format_table
+from bench.cli.common import add_command, add_common, format_table
 
 
 def register(commands: Any) -> None:
-    check = commands.add_parser(
+    check = add_command(
+        commands,
         "job-check",
         help="check a SageMaker training job's JSON: channels, volume, runtime, sharding",
         description="Check a CreateTrainingJob request, TrainingJobDefinition or "
         "DescribeTrainingJob output as SageMaker would run it (no data moved, nothing written).",
+        examples="""
+            stagebench job-check scenarios/jobs/image-classifier.json
+            # channels without sizes in the sidecar are listed at this endpoint:
+            stagebench job-check job.json --sidecar job.stagebench.toml --endpoint-url http://127.0.0.1:9000
+        """,
     )
     check.add_argument("job", type=Path, help="the job's JSON file")
     check.add_argument(
@@ -33,7 +39,10 @@ def register(commands: Any) -> None:
         help="what the job does not say (default: JOB.stagebench.toml beside JOB.json)",
     )
     check.add_argument(
-        "--endpoint", help="where to list channels without sizes in the sidecar (embedded|aws|URL)"
+        "--endpoint",
+        "--endpoint-url",
+        dest="endpoint",
+        help="where to list channels without sizes in the sidecar (embedded|aws|URL)",
     )
     add_common(check)
     check.set_defaults(func=run_job_check)

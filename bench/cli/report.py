@@ -11,7 +11,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common
+from bench.cli.common import (
+    add_command,
+    add_common,
+    add_progress_option,
+    add_storage_profile_option,
+    progress_from,
+)
 from bench.errors import StagebenchError
 
 
@@ -19,7 +25,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report import write_report
 
     run_dir = _run_dir(args.run_dir)
-    written = write_report(run_dir, model_profile=args.profile_file)
+    written = write_report(
+        run_dir, model_profile=args.storage_profile, progress=progress_from(args)
+    )
     names = ", ".join(path.name for path in written[2:])
     print(f"report: {written[0]}")
     print(f"        {written[1]} (self-contained)")
@@ -74,15 +82,22 @@ def _run_dir(path: Path) -> Path:
 
 def register(commands: Any) -> None:
     """Add ``report`` and ``compare`` to the CLI's subparsers."""
-    report = commands.add_parser(
-        "report", help="capacity report of a run folder: report.md and a self-contained HTML"
+    report = add_command(
+        commands,
+        "report",
+        help="capacity report of a run folder: report.md and a self-contained HTML",
+        examples="""
+            stagebench report results/quickstart-20261201T202729Z
+            stagebench report results/quickstart-20261201T202729Z --storage-profile aws-s3-express
+        """,
     )
     report.add_argument("run_dir", type=Path, help="a run folder written by 'stagebench run'")
-    report.add_argument(
-        "--profile-file",
-        help="storage profile for the model's what-ifs (preset name or .toml); default: the "
+    add_storage_profile_option(
+        report,
+        "the model's storage profile for the what-ifs (preset name or .toml); default: the "
         "scenario's report.model_profile, else aws-s3-standard",
     )
+    add_progress_option(report)
     add_common(report)
     report.set_defaults(func=cmd_report)
 
@@ -93,6 +108,10 @@ def register(commands: Any) -> None:
         description="Compare the runs of A with the runs of B: 'A1 A2 A3 -- B1 B2 B3' (repeats "
         "made with 'stagebench run SCENARIO --repeat 3'), or 'RUN_A RUN_B' for a quick look "
         "without a significance test (a test needs at least 3 runs per side).",
+        epilog="examples:\n"
+        "  stagebench compare A1 A2 A3 -- B1 B2 B3\n"
+        "  stagebench compare results/a-20261201T101010Z results/b-20261201T102020Z",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common(compare)
     compare.add_argument(

@@ -10,23 +10,34 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli.common import (
+    add_command,
     add_common,
+    add_endpoint_options,
+    add_progress_option,
     ask_if_terminal,
     format_table,
     positive_int,
+    progress_from,
     scenario_overrides,
 )
 from bench.errors import StagebenchError
 
 
 def register(commands: Any) -> None:
-    run = commands.add_parser("run", help="stage a dataset from S3 onto simulated hosts")
+    run = add_command(
+        commands,
+        "run",
+        help="stage a dataset from S3 onto simulated hosts",
+        examples="""
+            stagebench run scenarios/quickstart.toml
+            stagebench run scenarios/quickstart.toml --hosts 8 --modes file,pipe
+            stagebench run a.toml --repeat 3 --no-report      # three run folders for compare
+            stagebench run open-data.toml --endpoint aws --region us-west-2 --no-sign-request
+        """,
+    )
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--results", type=Path, default=Path("results"), help="results root folder")
-    run.add_argument(
-        "--endpoint", help="'embedded', 'aws' or an http(s) URL (overrides storage.endpoint)"
-    )
-    run.add_argument("--profile", help="AWS profile for --endpoint aws")
+    add_endpoint_options(run)
     run.add_argument("--hosts", type=int, help="override cluster.hosts")
     run.add_argument("--modes", help="override modes.run, comma-separated: file,pipe,fastfile")
     run.add_argument("--keep-volumes", action="store_true", help="keep the hosts' volume folders")
@@ -36,7 +47,7 @@ def register(commands: Any) -> None:
         metavar="ADDRESS",
         help="run hosts on a Dask cluster: tcp://scheduler:8786, or local:N worker processes",
     )
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(run)
     run.add_argument(
         "--no-report", action="store_true", help="skip the capacity report (report.md, .html)"
     )
@@ -76,7 +87,7 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
         scenario,
         results_root=args.results,
         profile=args.profile,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=progress_from(args),
         keep_volumes=args.keep_volumes,
         say=lambda text: print(text, file=sys.stderr),
         confirm=(lambda _: True) if args.yes else ask_if_terminal,
@@ -88,7 +99,7 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
     print(f"results: {result.run_dir}")
     run_dirs.append(result.run_dir)
     if result.status != "interrupted" and len(result.hosts) and not args.no_report:
-        _write_report(result.run_dir)
+        _write_report(result.run_dir, progress=progress_from(args))
     if result.status == "interrupted":
         print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
         return 130
@@ -98,13 +109,13 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
     return 0
 
 
-def _write_report(run_dir: Path) -> None:
+def _write_report(run_dir: Path, *, progress: Any = False) -> None:
     """The capacity report at the end of a run; a report that fails leaves the results as
     they are and says why in one line."""
     from bench.report import write_report
 
     try:
-        written = write_report(run_dir)
+        written = write_report(run_dir, progress=progress)
     except StagebenchError as exc:
         print(f"stagebench: report not written: {exc}", file=sys.stderr)
         return

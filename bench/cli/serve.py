@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli.common import add_common, port_number
+from bench.cli.common import add_command, add_common, port_number
 
 
 def register(commands: Any) -> None:
-    serve = commands.add_parser("serve", help="run the embedded S3 server until Ctrl-C")
+    serve = add_command(
+        commands,
+        "serve",
+        help="run the embedded S3 server until Ctrl-C",
+        examples="""
+            stagebench serve --port 9000
+            # in another shell, with the access key id it prints:
+            stagebench run scenarios/quickstart.toml --endpoint-url http://127.0.0.1:9000
+        """,
+    )
     serve.add_argument(
         "--port", type=port_number, default=0, help="port on 127.0.0.1 (0: a free one)"
     )

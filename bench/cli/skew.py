@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from bench.cli.common import add_common, format_table
+from bench.cli.common import (
+    add_command,
+    add_common,
+    add_endpoint_options,
+    add_progress_option,
+    format_table,
+    progress_from,
+    scenario_overrides,
+)
 from bench.config.scenario import load_scenario
 from bench.core.sharding import SHARDED_BY_S3_KEY_ASSUMPTION
 from bench.errors import StagebenchError
@@ -34,8 +42,17 @@ _SHOWN = {
 
 
 def register(commands: Any) -> None:
-    skew = commands.add_parser("skew", help="how skewed sizes unbalance ShardedByS3Key")
-    skew.add_argument("scenario", type=Path)
+    skew = add_command(
+        commands,
+        "skew",
+        help="how skewed sizes unbalance ShardedByS3Key",
+        examples="""
+            stagebench skew scenarios/quickstart.toml
+            stagebench skew scenarios/quickstart.toml --hosts 64 --sweep
+            stagebench skew s3-dataset.toml --endpoint aws --profile prod   # lists s3:// sizes
+        """,
+    )
+    skew.add_argument("scenario", type=Path, help="scenario TOML file")
     skew.add_argument("--results", type=Path, default=Path("results"))
     skew.add_argument("--hosts", type=int, help="override cluster.hosts")
     skew.add_argument(
@@ -47,6 +64,8 @@ def register(commands: Any) -> None:
     skew.add_argument(
         "--family", choices=("lognormal", "pareto"), default="lognormal", help="sweep family"
     )
+    add_endpoint_options(skew)
+    add_progress_option(skew)
     add_common(skew)
     skew.set_defaults(func=run_skew_command)
 
@@ -63,15 +82,14 @@ def run_skew_command(args: argparse.Namespace) -> int:
     from bench.report import plots
     from bench.run.dataset import dataset_sizes
 
-    overrides = {"cluster.hosts": args.hosts} if args.hosts else None
-    scenario = load_scenario(args.scenario, overrides=overrides)
+    scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
     try:
         throughput = parse_rate(args.throughput)
     except ValueError as exc:
         raise StagebenchError(f"--throughput {args.throughput!r}: {exc}") from exc
     if throughput <= 0:
         raise StagebenchError("--throughput must be above 0, e.g. --throughput 200MB/s")
-    sizes = dataset_sizes(scenario)
+    sizes = dataset_sizes(scenario, progress=progress_from(args))
     hosts = scenario.cluster.hosts
     table = skew_table(
         sizes, hosts, throughput_bps=throughput, hourly_price=scenario.cluster.hourly_price

@@ -6,12 +6,25 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common, format_table
+from bench.cli.common import (
+    add_command,
+    add_common,
+    add_endpoint_options,
+    add_storage_profile_option,
+    format_table,
+    scenario_overrides,
+)
 
 
 def register(commands: Any) -> None:
-    startup = commands.add_parser(
-        "startup", help="startup per mode against file count, 10 to 10,000,000 files"
+    startup = add_command(
+        commands,
+        "startup",
+        help="startup per mode against file count, 10 to 10,000,000 files",
+        examples="""
+            stagebench startup scenarios/quickstart.toml --no-live --storage-profile aws-s3-standard
+            stagebench startup scenarios/quickstart.toml --max-files 1000
+        """,
     )
     startup.add_argument("scenario", type=Path, help="scenario TOML file (hosts, modes, paths)")
     startup.add_argument(
@@ -23,8 +36,10 @@ def register(commands: Any) -> None:
     startup.add_argument(
         "--max-files", type=int, help="largest live point (default 10,000; model goes to 10^7)"
     )
-    startup.add_argument("--profile-file", help="storage profile (preset name or .toml)")
-    startup.add_argument("--endpoint", help="'embedded', 'aws' or an http(s) URL")
+    add_storage_profile_option(
+        startup, "the model's storage profile (preset name or .toml from 'stagebench calibrate')"
+    )
+    add_endpoint_options(startup)
     startup.add_argument("--results", type=Path, default=Path("results"))
     add_common(startup)
     startup.set_defaults(func=cmd_startup)
@@ -45,10 +60,9 @@ def cmd_startup(args: argparse.Namespace) -> int:
     from bench.config.scenario import load_scenario
     from bench.report import plots
 
-    overrides = {"storage.endpoint": args.endpoint} if args.endpoint else None
-    scenario = load_scenario(args.scenario, overrides=overrides)
+    scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
     profile = load_profile(
-        args.profile_file or default_profile(endpoint_kind(scenario.storage.endpoint))
+        args.storage_profile or default_profile(endpoint_kind(scenario.storage.endpoint))
     )
     sweep = startup_sweep(
         scenario,

@@ -7,21 +7,34 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import add_common, format_table, positive_int, scenario_overrides
+from bench.cli.common import (
+    add_command,
+    add_common,
+    add_endpoint_options,
+    add_storage_profile_option,
+    format_table,
+    positive_int,
+    scenario_overrides,
+)
 
 
 def register(commands: Any) -> None:
-    validate = commands.add_parser(
-        "validate", help="run a scenario live and in the model; print the model's error"
+    validate = add_command(
+        commands,
+        "validate",
+        help="run a scenario live and in the model; print the model's error",
+        examples="""
+            stagebench validate scenarios/quickstart.toml
+            stagebench validate s.toml --endpoint http://127.0.0.1:9000 --storage-profile my.toml
+        """,
     )
     validate.add_argument("scenario", type=Path, help="scenario TOML file")
-    validate.add_argument(
-        "--profile-file",
-        help="storage profile (preset name or .toml); default: 'embedded' for the embedded "
-        "endpoint, 'aws-s3-standard' for aws",
+    add_storage_profile_option(
+        validate,
+        "the model's storage profile (preset name or .toml from 'stagebench calibrate'); "
+        "default: 'embedded' for the embedded endpoint, 'aws-s3-standard' for aws",
     )
-    validate.add_argument("--endpoint", help="'embedded', 'aws' or an http(s) URL")
-    validate.add_argument("--profile", help="AWS profile for --endpoint aws")
+    add_endpoint_options(validate)
     validate.add_argument("--results", type=Path, default=Path("results"))
     validate.add_argument("--modes", help="override modes.run, comma-separated")
     validate.add_argument(
@@ -53,7 +66,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
     profile = load_profile(
-        args.profile_file or default_profile(endpoint_kind(scenario.storage.endpoint))
+        args.storage_profile or default_profile(endpoint_kind(scenario.storage.endpoint))
     )
     validation = validate_scenario(
         scenario,

@@ -135,8 +135,9 @@ class DistributionConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     endpoint: str  # "embedded" | "aws" | URL
-    region: str
+    region: str | None  # None: the AWS chain (AWS_REGION, AWS_DEFAULT_REGION, the profile)
     profile: str | None
+    sign_requests: bool  # false: anonymous requests, for public datasets
     checksum_validation: str
     max_attempts: int
     verify_etag: bool  # whole objects: stored checksum, else MD5 against a single-part ETag
@@ -428,8 +429,9 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     },
     "storage": {
         "endpoint": (_text, None),
-        "region": (_text, "us-east-1"),
+        "region": (_text, None),
         "profile": (_text, None),
+        "sign_requests": (_bool, True),
         "checksum_validation": (_choice(*CHECKSUM_SETTINGS), "when_required"),
         "max_attempts": (_int(1), 5),
         "verify_etag": (_bool, True),
@@ -674,7 +676,9 @@ def build_scenario(
 
     endpoint = st["endpoint"]
     if endpoint is None:
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") or "embedded"
+        from bench.s3.endpoint import default_endpoint_spec
+
+        endpoint = default_endpoint_spec(st["profile"])
     if endpoint not in ("embedded", "aws") and not endpoint.startswith(("http://", "https://")):
         raise _fail(path, "storage.endpoint", endpoint, "allowed: embedded, aws, or an http(s) URL")
 
@@ -717,6 +721,7 @@ def build_scenario(
             endpoint=endpoint,
             region=st["region"],
             profile=st["profile"],
+            sign_requests=st["sign_requests"],
             checksum_validation=st["checksum_validation"],
             max_attempts=st["max_attempts"],
             verify_etag=st["verify_etag"],

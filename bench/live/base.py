@@ -58,6 +58,9 @@ class EventLog:
     def __init__(self, t0: float) -> None:
         self.t0 = t0
         self.rows: list[tuple[Any, ...]] = []
+        # Told (op, offset, bytes) of every request as it ends: how a progress line follows
+        # a mode's play without the data paths knowing about it.
+        self.on_add: Callable[[str, int, int], None] | None = None
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -93,6 +96,8 @@ class EventLog:
                 check,
             )
         )
+        if self.on_add is not None:
+            self.on_add(op, offset, nbytes)
 
     def frame(self) -> Any:
         import pandas as pd

@@ -12,13 +12,17 @@ pure), ``whatif`` (the timeline model's what-ifs), ``plots``, ``document`` (Mark
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
-def write_report(run_dir: Path, *, model_profile: str | None = None) -> list[Path]:
-    """Write the capacity report of ``run_dir``; return the files written (see ``build``)."""
+def write_report(
+    run_dir: Path, *, model_profile: str | None = None, progress: Any = False
+) -> list[Path]:
+    """Write the capacity report of ``run_dir``; return the files written (see ``build``).
+    ``progress`` (a ``bench.progress.Progress``) shows a live line of the report's steps."""
     from bench.report.build import write_report as _write_report
 
-    return _write_report(run_dir, model_profile=model_profile)
+    return _write_report(run_dir, model_profile=model_profile, progress=progress)
 
 
 __all__ = ["write_report"]

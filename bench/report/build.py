@@ -20,6 +20,7 @@ import numpy as np
 
 from bench.core.figures import JobFigures
 from bench.errors import ResultsError, StagebenchError
+from bench.progress import Phase, Progress, as_progress
 from bench.report import capacity
 from bench.report.capacity import (
     MODE_NAMES,
@@ -77,35 +78,38 @@ class Facts:
     notes: list[str] = field(default_factory=list)  # figures that could not be drawn, and why
 
 
-def write_report(run_dir: Path, *, model_profile: str | None = None) -> list[Path]:
+def write_report(
+    run_dir: Path, *, model_profile: str | None = None, progress: Progress | bool = False
+) -> list[Path]:
     """Write ``report.md``, ``report.html`` and the figures into ``run_dir``; return the paths.
 
     ``model_profile`` (a preset name or a profile file) overrides the scenario's
     ``[report] model_profile`` for the what-ifs.
     """
-    run = load_run(Path(run_dir))
-    document, figures = build_report(run, model_profile=model_profile)
-    markdown_path = run.run_dir / REPORT_MD
-    html_path = run.run_dir / REPORT_HTML
-    _write_text(markdown_path, render_markdown(document, relative_to=run.run_dir))
-    _write_text(html_path, render_html(document))
+    # Reading the run, the sections, and writing the two documents.
+    steps = 1 + len(_SECTIONS) + 1
+    with as_progress(progress).phase("report", total_objects=steps, unit="step") as phase:
+        run = load_run(Path(run_dir))
+        phase.advance(1)
+        document, figures = build_report(run, model_profile=model_profile, phase=phase)
+        markdown_path = run.run_dir / REPORT_MD
+        html_path = run.run_dir / REPORT_HTML
+        _write_text(markdown_path, render_markdown(document, relative_to=run.run_dir))
+        _write_text(html_path, render_html(document))
+        phase.advance(1)
     return [markdown_path, html_path, *figures]
 
 
-def build_report(run: RunData, *, model_profile: str | None = None) -> tuple[Document, list[Path]]:
+def build_report(
+    run: RunData, *, model_profile: str | None = None, phase: Phase | None = None
+) -> tuple[Document, list[Path]]:
     """The report as a document (rendered by the caller) and the figure files it wrote."""
     facts = _facts(run, model_profile)
     document = Document(f"Capacity report: {run.name}")
-    document.add(*_overview(facts))
-    document.add(*_answers(facts))
-    document.add(*_dataset_section(facts))
-    document.add(*_modes_section(facts))
-    document.add(*_skew_section(facts))
-    document.add(*_volume_section(facts))
-    document.add(*_mode_section(facts))
-    document.add(*_what_if_section(facts))
-    document.add(*_startup_section(facts))
-    document.add(*_assumptions_section(facts))
+    for section in _SECTIONS:
+        document.add(*section(facts))
+        if phase is not None:
+            phase.advance(1)
     return document, facts.written
 
 
@@ -917,3 +921,18 @@ def _write_text(path: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+# The report's sections in order; each turns the facts into document blocks.
+_SECTIONS = (
+    _overview,
+    _answers,
+    _dataset_section,
+    _modes_section,
+    _skew_section,
+    _volume_section,
+    _mode_section,
+    _what_if_section,
+    _startup_section,
+    _assumptions_section,
+)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from bench.progress import Progress
     from bench.s3.client import Endpoint
 
 from bench.config.scenario import RANGES, DatasetConfig, Scenario
@@ -191,15 +192,22 @@ def dataset_from_listing(config: DatasetConfig, keys: list[str], sizes: list[int
     )
 
 
-async def list_existing(endpoint: Endpoint, scenario: Scenario) -> Dataset:
+async def list_existing(
+    endpoint: Endpoint, scenario: Scenario, *, progress: Progress | bool = False
+) -> Dataset:
     """The dataset as it stands under the scenario's ``s3://`` prefix, read, never written."""
+    from bench.progress import as_progress
     from bench.s3.client import async_client, client_config, translate_error
     from bench.s3.listing import list_prefix
 
     ds = scenario.dataset
+    phase = as_progress(progress).phase(f"list s3://{ds.bucket}/{ds.prefix}", unit="key")
     async with async_client(endpoint, client_config()) as client:
         try:
-            listing = await list_prefix(client, ds.bucket, ds.prefix)
+            with phase:
+                listing = await list_prefix(
+                    client, ds.bucket, ds.prefix, on_page=lambda keys: phase.advance(keys)
+                )
         except Exception as exc:
             raise translate_error(exc, endpoint=endpoint, bucket=ds.bucket) from exc
     if not listing.keys:
@@ -207,16 +215,16 @@ async def list_existing(endpoint: Endpoint, scenario: Scenario) -> Dataset:
     return dataset_from_listing(ds, listing.keys, listing.sizes)
 
 
-def dataset_sizes(scenario: Scenario, *, profile: str | None = None) -> np.ndarray:
+def dataset_sizes(
+    scenario: Scenario, *, profile: str | None = None, progress: Progress | bool = False
+) -> np.ndarray:
     """Object sizes in key order, from wherever the scenario's dataset lives."""
     if scenario.dataset.source != "s3":
         return build_dataset(scenario.dataset).sizes
-    from bench.s3.endpoint import open_endpoint
+    from bench.s3.endpoint import open_storage_endpoint
 
-    with open_endpoint(
-        scenario.storage.endpoint, region=scenario.storage.region, profile=profile
-    ) as endpoint:
-        return asyncio.run(list_existing(endpoint, scenario)).sizes
+    with open_storage_endpoint(scenario.storage, profile=profile) as endpoint:
+        return asyncio.run(list_existing(endpoint, scenario, progress=progress)).sizes
 
 
 def screen_dataset(dataset: Dataset, unsafe_keys: str) -> tuple[Dataset, dict[str, Any]]:

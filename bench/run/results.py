@@ -94,7 +94,7 @@ def write_parquet(path: Path, frame: Any) -> None:
     _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
 
 
-def environment(endpoint_kind: str, endpoint_url: str | None, region: str) -> dict[str, Any]:
+def environment(endpoint_kind: str, endpoint_url: str | None, region: str | None) -> dict[str, Any]:
     """Where and with what a run was made. Endpoint URL only; never credentials."""
     versions = {}
     for package in _PACKAGES:

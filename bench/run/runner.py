@@ -29,6 +29,7 @@ from bench.errors import (
 )
 from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan, integrity_checks
 from bench.live.engine import Engine, open_engine
+from bench.progress import NO_PROGRESS, Phase, Progress, as_progress
 from bench.run import results as results_io
 from bench.run.dataset import (
     Dataset,
@@ -86,7 +87,7 @@ def run_scenario(
     results_root: Path,
     endpoint_spec: str | None = None,
     profile: str | None = None,
-    progress: bool = True,
+    progress: Progress | bool = True,
     keep_volumes: bool = False,
     say: Callable[[str], None] = print,
     confirm: Callable[[str], bool] | None = None,
@@ -95,10 +96,16 @@ def run_scenario(
     engine and write the run folder. Raises nothing the user cannot read: a StagebenchError
     propagates after the partial results are written."""
     spec = endpoint_spec or scenario.storage.endpoint
-    run = _Run.begin(scenario, results_root, endpoint=(spec, None))
-    region, aws_profile = scenario.storage.region, profile or scenario.storage.profile
-    with run.recording(), open_endpoint(spec, region=region, profile=aws_profile) as endpoint:
-        _prepare_and_play(run, endpoint, None, progress, keep_volumes, say, confirm)
+    storage = scenario.storage
+    run = _Run.begin(scenario, results_root, endpoint=(spec, None, storage.region))
+    opened = open_endpoint(
+        spec,
+        region=storage.region,
+        profile=profile or storage.profile,
+        unsigned=not storage.sign_requests,
+    )
+    with run.recording(), opened as endpoint:
+        _prepare_and_play(run, endpoint, None, as_progress(progress), keep_volumes, say, confirm)
     return run.write()
 
 
@@ -108,16 +115,16 @@ def run_on_endpoint(
     engine: Engine | None = None,
     *,
     results_root: Path,
-    progress: bool = True,
+    progress: Progress | bool = True,
     keep_volumes: bool = False,
     say: Callable[[str], None] = print,
     confirm: Callable[[str], bool] | None = None,
 ) -> RunResult:
     """``run_scenario`` on an endpoint the caller has open, with its ``engine`` (default: the
     one ``execution.engine`` names, opened once the dataset is ready)."""
-    run = _Run.begin(scenario, results_root, endpoint=(endpoint.kind, endpoint.url))
+    run = _Run.begin(scenario, results_root, endpoint=endpoint.record)
     with run.recording():
-        _prepare_and_play(run, endpoint, engine, progress, keep_volumes, say, confirm)
+        _prepare_and_play(run, endpoint, engine, as_progress(progress), keep_volumes, say, confirm)
     return run.write()
 
 
@@ -125,12 +132,12 @@ def _prepare_and_play(
     run: _Run,
     endpoint: Endpoint,
     engine: Engine | None,
-    progress: bool,
+    progress: Progress,
     keep_volumes: bool,
     say: Callable[[str], None],
     confirm: Callable[[str], bool] | None,
 ) -> None:
-    run.endpoint = (endpoint.kind, endpoint.url)
+    run.endpoint = endpoint.record
     say(f"endpoint: {endpoint.describe()}")
     started = time.perf_counter()
     prepared = prepare(endpoint, run.scenario, progress=progress, confirm=confirm)
@@ -151,6 +158,7 @@ def _prepare_and_play(
             endpoint,
             run.measured,
             keep_volumes=keep_volumes,
+            progress=progress,
             say=say,
         )
 
@@ -195,7 +203,7 @@ def prepare(
     endpoint: Endpoint,
     scenario: Scenario,
     *,
-    progress: bool,
+    progress: Progress | bool,
     confirm: Callable[[str], bool] | None = None,
 ) -> Prepared:
     """The volume root, then the dataset on the endpoint and its shard plans (computed once),
@@ -215,7 +223,7 @@ def prepare_dataset(
     endpoint: Endpoint,
     scenario: Scenario,
     *,
-    progress: bool,
+    progress: Progress | bool = NO_PROGRESS,
     confirm: Callable[[str], bool] | None = None,
     check: Callable[[Dataset], None] | None = None,
 ) -> tuple[Dataset, dict[str, Any]]:
@@ -233,12 +241,13 @@ def prepare_dataset(
 def _prepare(
     endpoint: Endpoint,
     scenario: Scenario,
-    progress: bool,
+    progress: Progress | bool,
     confirm: Callable[[str], bool] | None,
     check: Callable[[Dataset, list[HostPlan]], None] | None,
 ) -> tuple[Dataset, dict[str, Any], list[HostPlan]]:
     if scenario.dataset.source == "s3":
-        dataset, extra = asyncio.run(list_existing(endpoint, scenario)), {"populate": "read as is"}
+        dataset = asyncio.run(list_existing(endpoint, scenario, progress=progress))
+        extra: dict[str, Any] = {"populate": "read as is"}
     else:
         dataset, extra = build_dataset(scenario.dataset), {}
     # Before any byte moves: every key must be a file with a safe path (bench/s3/keys.py).
@@ -272,6 +281,31 @@ def _prepare(
         )
     )
     return dataset, {"populate": report.__dict__}, plans
+
+
+def mode_phase(progress: Progress, mode: str, plans: list[HostPlan], scenario: Scenario) -> Phase:
+    """The live line of one mode's play across hosts: objects and bytes read of those the
+    mode will read (every epoch for Pipe and FastFile, once for File)."""
+    passes = 1 if mode == "file" else scenario.training.epochs
+    label = f"{mode} ({len(plans)} hosts)"
+    if mode == "fastfile" and scenario.fastfile.access != "sequential":
+        # Random reads fetch an unknown share of each file: count requests, no total.
+        return progress.phase(label, unit="GET")
+    return progress.phase(
+        label,
+        total_objects=passes * sum(len(p.keys) for p in plans),
+        total_bytes=passes * sum(p.total_bytes for p in plans),
+    )
+
+
+def follow_requests(log: EventLog, phase: Phase, *, by_request: bool) -> None:
+    """Advance ``phase`` as ``log`` records GETs: an object when its first byte range ends."""
+
+    def on_add(op: str, offset: int, nbytes: int) -> None:
+        if op == "GET":
+            phase.advance(objects=1 if by_request or offset == 0 else 0, nbytes=nbytes)
+
+    log.on_add = on_add
 
 
 def _confirm_cost(
@@ -379,6 +413,7 @@ def play(
     measured: Measured,
     *,
     keep_volumes: bool = False,
+    progress: Progress = NO_PROGRESS,
     say: Callable[[str], None] = print,
 ) -> None:
     """Every mode of the scenario on ``engine``, one after another, into ``measured``."""
@@ -388,9 +423,12 @@ def play(
         for mode in scenario.modes:
             say(f"mode {mode}: {len(plans)} hosts ...")
             log = measured.start_mode()
-            outcomes = engine.play(
-                mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes, log=log
-            )
+            with mode_phase(progress, mode, plans, scenario) as phase:
+                random_reads = mode == "fastfile" and scenario.fastfile.access != "sequential"
+                follow_requests(log, phase, by_request=random_reads)
+                outcomes = engine.play(
+                    mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes, log=log
+                )
             measured.end_mode(mode, outcomes)
     finally:
         if not keep_volumes:
@@ -407,7 +445,8 @@ class _Run:
     scenario: Scenario
     run_dir: Path
     started: str
-    endpoint: tuple[str, str | None]  # kind (or the spec, until it is open) and URL
+    # kind (or the spec, until it is open), URL and region
+    endpoint: tuple[str, str | None, str | None]
     measured: Measured = field(default_factory=Measured)
     dataset: Dataset | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -417,7 +456,7 @@ class _Run:
 
     @classmethod
     def begin(
-        cls, scenario: Scenario, results_root: Path, *, endpoint: tuple[str, str | None]
+        cls, scenario: Scenario, results_root: Path, *, endpoint: tuple[str, str | None, str | None]
     ) -> _Run:
         run_dir = results_io.new_run_dir(results_root, scenario.name)
         return cls(scenario, run_dir, results_io.utc_stamp(), endpoint)
@@ -464,7 +503,7 @@ class _Run:
             scenario_name=scenario.name,
             scenario_path=str(scenario.path),
             config=scenario.raw,
-            environment=results_io.environment(*self.endpoint, scenario.storage.region),
+            environment=results_io.environment(*self.endpoint),
             dataset=None
             if dataset is None
             else DatasetRecord(

@@ -27,15 +27,32 @@ class Endpoint:
     profile: str | None = None
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
+    unsigned: bool = False  # anonymous requests, for public datasets (--no-sign-request)
 
     @classmethod
-    def embedded(cls, url: str, region: str = "us-east-1") -> Endpoint:
-        return cls("embedded", url, region, None, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY)
+    def embedded(cls, url: str, region: str = "us-east-1", *, unsigned: bool = False) -> Endpoint:
+        return cls(
+            "embedded", url, region, None, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY, unsigned
+        )
+
+    @property
+    def record(self) -> tuple[str, str | None, str | None]:
+        """Kind, URL and region: what a results folder says about the endpoint."""
+        return (self.kind, self.url, self.region)
 
     def describe(self) -> str:
+        anonymous = ", unsigned" if self.unsigned else ""
         if self.kind == "aws":
-            return f"AWS S3 ({self.region})"
-        return f"{self.kind} {self.url}"
+            return f"AWS S3 ({self.region}{anonymous})"
+        return f"{self.kind} {self.url}" + (f" ({self.region}{anonymous})" if anonymous else "")
+
+    def signed(self, config: Any) -> Any:
+        """``config`` with botocore's UNSIGNED signature when the endpoint is anonymous."""
+        if not self.unsigned:
+            return config
+        from botocore import UNSIGNED
+
+        return config.merge(type(config)(signature_version=UNSIGNED))
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"region_name": self.region}
@@ -84,7 +101,9 @@ async def async_client(endpoint: Endpoint, config: Any) -> AsyncIterator[Any]:
     session = AioSession(profile=endpoint.profile) if endpoint.profile else AioSession()
     from_caller: BaseException | None = None
     try:
-        async with session.create_client("s3", config=config, **endpoint.client_kwargs()) as c:
+        async with session.create_client(
+            "s3", config=endpoint.signed(config), **endpoint.client_kwargs()
+        ) as c:
             try:
                 yield c
             except BaseException as exc:
@@ -111,9 +130,8 @@ def sync_client(endpoint: Endpoint, **config_kwargs: Any) -> Any:
     import boto3
 
     session = boto3.session.Session(profile_name=endpoint.profile)
-    return session.client(
-        "s3", config=client_config(aio=False, **config_kwargs), **endpoint.client_kwargs()
-    )
+    config = endpoint.signed(client_config(aio=False, **config_kwargs))
+    return session.client("s3", config=config, **endpoint.client_kwargs())
 
 
 _PERMISSION_CODES = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,18 +22,27 @@ class Listing:
 
 
 async def list_prefix(
-    client: Any, bucket: str, prefix: str, *, page_size: int = LIST_PAGE_KEYS
+    client: Any,
+    bucket: str,
+    prefix: str,
+    *,
+    page_size: int = LIST_PAGE_KEYS,
+    on_page: Callable[[int], None] | None = None,
 ) -> Listing:
-    """Every key under ``prefix`` in the order S3 returns them (lexicographic), sequentially."""
+    """Every key under ``prefix`` in the order S3 returns them (lexicographic), sequentially.
+    ``on_page`` is told each page's key count as it arrives."""
     listing = Listing()
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
     while True:
         started = time.perf_counter()
         response = await client.list_objects_v2(**kwargs)
         listing.page_times_s.append(time.perf_counter() - started)
-        for item in response.get("Contents", ()):
+        contents = response.get("Contents", ())
+        for item in contents:
             listing.keys.append(item["Key"])
             listing.sizes.append(int(item["Size"]))
+        if on_page is not None:
+            on_page(len(contents))
         if not response.get("IsTruncated"):
             return listing
         kwargs["ContinuationToken"] = response["NextContinuationToken"]

@@ -21,6 +21,7 @@ import numpy as np
 from bench import __version__
 from bench.core.content import content_block, object_range
 from bench.errors import SafetyError, StagebenchError
+from bench.progress import NO_PROGRESS, Progress, as_progress
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 from bench.s3.listing import list_prefix
 from bench.vocabulary import DELETE_BATCH_KEYS
@@ -254,7 +255,7 @@ async def populate_async(
     seed: int,
     fingerprint: str,
     concurrency: int = 16,
-    progress: bool = True,
+    progress: Progress | bool = NO_PROGRESS,
     checksum: str | None = CHECKSUM_ALGORITHM,
 ) -> PopulateReport:
     """Make ``bucket/prefix`` hold exactly ``keys`` with ``sizes``, writing only what is missing.
@@ -329,17 +330,11 @@ async def populate_async(
             await _write_marker(client, bucket, prefix, new_marker)
 
         block = content_block(seed)
-        bar = None
-        if progress and len(todo):
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=bytes_to_upload,
-                unit="B",
-                unit_scale=True,
-                desc=f"populate s3://{bucket}/{prefix}",
-                leave=False,
-            )
+        phase = as_progress(progress).phase(
+            f"populate s3://{bucket}/{prefix}",
+            total_objects=len(todo),
+            total_bytes=bytes_to_upload,
+        )
         queue = iter(todo.tolist())
 
         async def worker() -> None:
@@ -353,19 +348,16 @@ async def populate_async(
                     raise translate_error(
                         exc, endpoint=endpoint, bucket=bucket, key=keys[i]
                     ) from exc
-                if bar is not None:
-                    bar.update(size)
+                phase.advance(objects=1, nbytes=size)
 
         try:
             # A TaskGroup, unlike gather, stops the other workers when one fails.
-            async with asyncio.TaskGroup() as workers:
-                for _ in range(min(concurrency, max(1, len(todo)))):
-                    workers.create_task(worker())
+            with phase:
+                async with asyncio.TaskGroup() as workers:
+                    for _ in range(min(concurrency, max(1, len(todo)))):
+                        workers.create_task(worker())
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0]  # noqa: B904 - keeps the cause translate_error set
-        finally:
-            if bar is not None:
-                bar.close()
         for start in range(0, len(stale), DELETE_BATCH_KEYS):
             batch = stale[start : start + DELETE_BATCH_KEYS]
             await client.delete_objects(

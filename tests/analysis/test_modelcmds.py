@@ -109,7 +109,7 @@ def test_timer_fit_finds_a_millisecond_tick():
 
 def test_validate_prints_and_writes_the_error_table(embedded, tmp_path, unique_prefix, capsys):
     path = _scenario(tmp_path, embedded, unique_prefix)
-    argv = ["validate", str(path), "--profile-file", "embedded", "--repeat", "2"]
+    argv = ["validate", str(path), "--storage-profile", "embedded", "--repeat", "2"]
     assert main([*argv, "--results", str(tmp_path / "results")]) == 0
     printed = capsys.readouterr().out
     assert "median |error|" in printed and "startup_s" in printed
@@ -142,14 +142,14 @@ def test_validate_needs_a_profile_for_an_unknown_endpoint(tmp_path, capsys):
     )
     assert main(["validate", str(path), "--results", str(tmp_path / "r")]) == 2
     message = capsys.readouterr().err.strip()
-    assert "--profile-file" in message and "\n" not in message
+    assert "--storage-profile" in message and "\n" not in message
 
 
 def test_startup_model_only_writes_plot_and_csv_and_grows_with_files(
     embedded, tmp_path, unique_prefix, capsys
 ):
     path = _scenario(tmp_path, embedded, unique_prefix)
-    argv = ["startup", str(path), "--no-live", "--profile-file", "embedded"]
+    argv = ["startup", str(path), "--no-live", "--storage-profile", "embedded"]
     assert main([*argv, "--results", str(tmp_path / "results")]) == 0
     (run_dir,) = (tmp_path / "results").glob("tiny-startup-*")
     for name in ("startup.csv", "startup.png", "startup.svg"):
@@ -169,7 +169,7 @@ def test_startup_model_only_writes_plot_and_csv_and_grows_with_files(
 
 def test_startup_live_points_are_markers(embedded, tmp_path, unique_prefix):
     path = _scenario(tmp_path, embedded, unique_prefix, modes=("file",))
-    argv = ["startup", str(path), "--max-files", "100", "--profile-file", "embedded"]
+    argv = ["startup", str(path), "--max-files", "100", "--storage-profile", "embedded"]
     assert main([*argv, "--results", str(tmp_path / "results")]) == 0
     (run_dir,) = (tmp_path / "results").glob("tiny-startup-*")
     table = pd.read_csv(run_dir / "startup.csv")

@@ -238,7 +238,7 @@ def test_default_and_explicit_equal_values_are_no_difference(tmp_path):
     explicit["cluster"].update(concurrency=8, nic_bandwidth=0)  # the defaults, said out loud
     explicit["pipe"] = {"chunk_size": "1MiB", "prefetch": 4}
     explicit["dataset"]["sizes"]["median"] = 16384
-    explicit["storage"] = {"region": "us-east-1"}
+    explicit["storage"] = {"max_attempts": 5}
     run_a = synthetic_run(tmp_path, {"file": figures(rng, 1.0)})
     run_b = synthetic_run(tmp_path, {"file": figures(rng, 1.0)}, config=explicit)
     assert compare_sets([run_a], [run_b]).settings == []
