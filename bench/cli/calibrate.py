@@ -116,9 +116,7 @@ def _from_jobs(args: argparse.Namespace) -> int:
         with open(out, "x", encoding="utf-8") as handle:
             handle.write(header + text)
     except FileExistsError as exc:
-        raise ResultsError(
-            f"{out}: exists; stagebench never overwrites it: give another --out"
-        ) from exc
+        raise ResultsError(f"{out}: exists; it is never overwritten: give another --out") from exc
     except OSError as exc:
         raise ResultsError(f"{out}: cannot write the platform profile: {exc.strerror}") from exc
     print(f"platform: {out}")
