@@ -23,6 +23,7 @@ startup, Training the rest, nothing is billed before or after. Pure functions, n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -164,3 +165,92 @@ def phases(
         uploading_s=uploading,
         first_step_s=platform.starting_s + downloading + before_first_step,
     )
+
+
+@dataclass(frozen=True)
+class ModelledMode:
+    """One mode of a scenario as the model and the platform see it."""
+
+    phases: Phases
+    result: Any  # bench.core.model.ModeResult
+    volume_gb: int  # the volume File writes to (asked for, or recommended)
+    volume_bps: float  # its throughput (0: not a cap, e.g. local NVMe)
+
+
+def scenario_phases(
+    scenario: Any,
+    sizes: np.ndarray,
+    *,
+    profile: Any,
+    platform: Platform | None = None,
+    upload_bytes: float | None = None,
+) -> dict[str, ModelledMode]:
+    """Every mode of ``scenario`` on storage ``profile``, placed in ``platform``'s phases
+    (default: the scenario's, ``bench.config.platform.scenario_platform``).
+
+    The model runs with the instance's NIC (``instances.toml``) and, for File, the volume the
+    user asks for (``cluster.volume_size_gb``) or else the recommended one, whose gp2 throughput
+    caps the copy; ``upload_bytes`` defaults to the report's model allowance."""
+    import dataclasses
+
+    from bench.analysis.inputs import model_arguments, scenario_storage
+    from bench.config.platform import scenario_platform
+    from bench.config.profile import load_instances
+    from bench.core.model import model_job
+    from bench.core.sharding import loads
+    from bench.report.capacity import Allowances, asked_volume, size_volume
+    from bench.units import GIB
+
+    platform = platform or scenario_platform(scenario)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    instance = load_instances().get(scenario.cluster.instance)
+    nic = scenario.cluster.nic_bandwidth_bps or (instance.nic_bps if instance else 0.0)
+    nvme = instance.local_nvme_gib if instance else 0.0
+    hosts = scenario.cluster.hosts
+    if scenario.distribution.type == "FullyReplicated":
+        largest = int(sizes.sum())
+    else:
+        from bench.vocabulary import sharded_strategy
+
+        per_host, _ = loads(sharded_strategy(scenario.distribution.assignment), sizes, hosts)
+        largest = int(per_host.max())
+    report = scenario.report
+    allowances = Allowances(
+        report.model_gb, report.checkpoint_gb, report.scratch_gb, report.headroom
+    )
+    volume_gb, _, _ = asked_volume(
+        scenario.cluster.volume_size_gb, size_volume(largest, allowances)
+    )
+    kind = platform.volume_kind if platform.phased else profile.volume_kind
+    volume_bps = volume_throughput_bps(kind, volume_gb, local_nvme_gib=nvme)
+    storage = scenario_storage(profile, scenario, keys_in_bucket=int(sizes.size))
+    storage = dataclasses.replace(
+        storage,
+        nic_bps=min([c for c in (storage.nic_bps, nic) if c > 0], default=0.0),
+        volume_write_bps=volume_bps,
+        volume_read_bps=volume_bps,
+    )
+    results = model_job(storage=storage, **model_arguments(scenario, sizes))
+    sent = report.model_gb * GIB if upload_bytes is None else upload_bytes
+    out = {}
+    for mode, result in results.items():
+        job = result.job()
+        out[mode] = ModelledMode(
+            phases=phases(
+                mode,
+                startup_s=job["startup_s"],
+                training_s=max(0.0, job["end_s"] - job["startup_s"]),
+                objects=result.objects,
+                bytes_per_host=result.bytes,
+                channel_objects=int(sizes.size),
+                platform=platform,
+                listing_s=float(result.listing_s.max()) if result.listing_s.size else 0.0,
+                volume_bps=volume_bps,
+                nic_bps=storage.nic_bps,
+                upload_bytes=sent,
+            ),
+            result=result,
+            volume_gb=volume_gb,
+            volume_bps=volume_bps,
+        )
+    return out

@@ -212,3 +212,23 @@ def test_asked_volume_caps_and_warns():
     assert (gb, bps, warning) == (400, gp2_throughput_bps(400), None)
     gb, _, warning = asked_volume(50, sizing)
     assert gb == 50 and "cluster.volume_size_gb = 50" in warning
+
+
+def test_scenario_phases_use_the_asked_volume():
+    from bench.analysis.platform import scenario_phases
+    from bench.config.scenario import load_scenario
+    from bench.run.dataset import dataset_sizes
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "fidelity" / "docs-50gb-file.toml"
+    profile = load_profile("aws-s3-standard")
+    scenario = load_scenario(path)
+    recommended = scenario_phases(scenario, dataset_sizes(scenario), profile=profile)["file"]
+    larger = load_scenario(path, overrides={"cluster.volume_size_gb": 400})
+    asked = scenario_phases(larger, dataset_sizes(larger), profile=profile)["file"]
+    assert asked.volume_gb == 400 and recommended.volume_gb < 170
+    assert asked.phases.downloading_s < recommended.phases.downloading_s
+    assert recommended.phases.billable_s == pytest.approx(
+        recommended.phases.downloading_s
+        + recommended.phases.training_s
+        + recommended.phases.uploading_s
+    )
