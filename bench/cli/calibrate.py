@@ -76,12 +76,12 @@ def _from_jobs(args: argparse.Namespace) -> int:
     import numpy as np
 
     from bench.analysis.jobs import fit_platform, fitted_comments, read_jobs
-    from bench.config.platform import load_platform
+    from bench.config.platform import PlatformError, load_platform
     from bench.errors import ResultsError
 
     base = load_platform(args.platform)
     if not base.phased:
-        raise ResultsError("--platform none has no phases to fit; use sagemaker or a .toml")
+        raise PlatformError("--platform none has no phases to fit; use sagemaker or a .toml")
     jobs = read_jobs(args.from_jobs)
     out = args.out or args.results / time.strftime("platform-%Y%m%dT%H%M%SZ.toml", time.gmtime())
     fit = fit_platform(jobs, base, name=Path(out).stem)
