@@ -161,12 +161,17 @@ def gp2_throughput_bps(size_gib: float) -> float:
     return (128 + (size_gib - 170) / (334 - 170) * (250 - 128)) * MIB
 
 
+# Files beside the storage presets that are not storage profiles: the instance table and the
+# platform presets (``bench.config.platform``).
+_NOT_STORAGE = {"instances.toml", "sagemaker.toml"}
+
+
 def preset_names() -> list[str]:
     folder = resources.files("bench") / "profiles"
     return sorted(
         p.name[:-5]
         for p in folder.iterdir()
-        if p.name.endswith(".toml") and p.name != "instances.toml"
+        if p.name.endswith(".toml") and p.name not in _NOT_STORAGE
     )
 
 

@@ -124,6 +124,7 @@ class ClusterConfig:
     first_byte_latency_s: float
     instance: str
     hourly_price: float
+    volume_size_gb: int = 0  # VolumeSizeInGB the user will ask for; 0 = the recommended size
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ class Scenario:
     training: TrainingConfig
     execution: ExecutionConfig
     report: ReportConfig
+    platform: str | None = None  # platform preset or .toml; None = by instance (config.platform)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def check_live(self, sizes: Any, *, memory_bytes: int | None = None) -> None:
@@ -422,6 +424,7 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "first_byte_latency_ms": (_number(0), 0.0),
         "instance": (_text, "ml.m5.xlarge"),
         "hourly_price": (_number(0), 0.0),
+        "volume_size_gb": (_int(0), 0),
     },
     "distribution": {
         "type": (_choice(*DISTRIBUTIONS), "FullyReplicated"),
@@ -464,6 +467,7 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         # interleave(cycle_length=...); 4 is one GPU host's usual share (README, scenario keys).
         "readers": (_int(1), 4),
     },
+    "platform": {"name": (_text, None)},
     "report": {
         "model_gb": (_number(0), 1.0),
         "checkpoint_gb": (_number(0), 2.0),
@@ -691,6 +695,10 @@ def build_scenario(
             stacklevel=2,
         )
 
+    if cl["volume_size_gb"] > 16 * 1024:
+        raise _fail(
+            path, "cluster.volume_size_gb", cl["volume_size_gb"], "gp2 volumes are 1 to 16384 GB"
+        )
     name = sections["scenario"]["name"] or path.stem
     volume_root = st["volume_root"]
     tr = sections["training"]
@@ -715,6 +723,7 @@ def build_scenario(
             first_byte_latency_s=cl["first_byte_latency_ms"] / 1000.0,
             instance=cl["instance"],
             hourly_price=cl["hourly_price"],
+            volume_size_gb=cl["volume_size_gb"],
         ),
         distribution=DistributionConfig(type=dist["type"], assignment=dist["assignment"]),
         storage=StorageConfig(
@@ -741,5 +750,6 @@ def build_scenario(
         ),
         execution=ExecutionConfig(**sections["execution"]),
         report=_report(raw, sections["report"]),
+        platform=sections["platform"]["name"],
         raw=raw,
     )

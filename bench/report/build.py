@@ -201,11 +201,17 @@ def _model(facts: Facts, profile_name: str) -> None:
     except StagebenchError as exc:
         facts.profile_note = f"profile {profile_name!r} could not be loaded: {exc}"
         return
+    # The volume the user asks for (cluster.volume_size_gb) caps File's modelled download.
+    volume_gb, _, volume_warning = capacity.asked_volume(
+        facts.run.scenario.cluster.volume_size_gb, facts.file_sizing
+    )
+    if volume_warning:
+        facts.what_if_notes.append(volume_warning)
     context = whatif.ModelContext(
         profile=facts.profile,
         instances=facts.instances,
         scenario=facts.run.scenario,
-        volume_gb=facts.file_sizing.volume_gb,
+        volume_gb=volume_gb,
     )
     try:
         table, notes = whatif.what_if_table(
@@ -214,7 +220,7 @@ def _model(facts: Facts, profile_name: str) -> None:
     except (ValueError, MemoryError) as exc:
         facts.profile_note = f"the model could not replay this run: {exc}"
         return
-    facts.what_ifs, facts.what_if_notes = table, notes
+    facts.what_ifs, facts.what_if_notes = table, facts.what_if_notes + notes
     from bench.run import results as results_io
 
     path = facts.run.run_dir / "whatifs.csv"

@@ -126,6 +126,23 @@ def size_volume(data_bytes: int, allowances: Allowances) -> VolumeSizing:
     )
 
 
+def asked_volume(asked_gb: int, sizing: VolumeSizing) -> tuple[int, float, str | None]:
+    """The volume File mode writes to: ``cluster.volume_size_gb`` when the user sets it (0: the
+    recommended ``sizing``), its gp2 throughput (which caps File's download), and a warning
+    when it cannot hold what File needs."""
+    from bench.config.profile import gp2_throughput_bps
+
+    if asked_gb <= 0:
+        return sizing.volume_gb, sizing.throughput_bps, None
+    warning = None
+    if asked_gb < sizing.volume_gb:
+        warning = (
+            f"cluster.volume_size_gb = {asked_gb}: File mode needs {sizing.volume_gb} GB per host "
+            f"({sizing.formula()}); ask for at least that, or use Pipe or FastFile"
+        )
+    return asked_gb, gp2_throughput_bps(asked_gb), warning
+
+
 def local_disk_warning(volume_gb: int, instance: str, local_nvme_gib: float) -> str | None:
     """A warning when the instance's fixed local NVMe cannot hold what File mode needs."""
     if local_nvme_gib <= 0 or volume_gb <= local_nvme_gib:
