@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.config.scenario import Scenario
+from bench.config.scenario import Scenario, with_compute_rate
 from bench.errors import ObjectError, StagebenchError
 from bench.live.base import EVENT_COLUMNS, EventLog, HostOutcome, HostPlan
 from bench.run import results as results_io
@@ -327,6 +327,8 @@ def run_scenario(
             dataset, extra = prepare_dataset(
                 endpoint, scenario, progress=progress, confirm=confirm, check=check_volumes
             )
+            # A compute rate given in objects becomes bytes/s for this dataset's sizes.
+            scenario = with_compute_rate(scenario, dataset.sizes)
             say(
                 f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
                 f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - t:.1f} s)"
