@@ -87,14 +87,67 @@ def read_manifest(path: Path) -> tuple[list[str], np.ndarray]:
     return table["key"].astype(str).tolist(), sizes.to_numpy(dtype=np.int64)
 
 
+def synthetic_sizes(config: DatasetConfig) -> np.ndarray:
+    """A synthetic dataset's sizes in key order (its zero-padded keys sort as they are made)."""
+    from bench.core.sizes import sample_sizes
+
+    rng = np.random.default_rng(config.seed)
+    return sample_sizes(config.sizes, config.objects, rng).astype(np.int64)
+
+
+def manifest_sizes(path: Path) -> np.ndarray:
+    """A manifest's sizes in key order, read and sorted in pyarrow (no Python object per row:
+    millions of rows take seconds). Checks as ``read_manifest`` does."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        else:
+            from pyarrow import csv
+
+            table = csv.read_csv(
+                path, convert_options=csv.ConvertOptions(column_types={"key": pa.string()})
+            )
+    except (pa.ArrowException, OSError) as exc:
+        raise ScenarioError(f"{path}: cannot read manifest: {exc}".splitlines()[0]) from exc
+    missing = {"key", "size"} - set(table.column_names)
+    if missing:
+        raise ScenarioError(
+            f"{path}: manifest lacks column(s) {', '.join(sorted(missing))}; "
+            "it needs a header row 'key,size'"
+        )
+    if table.num_rows == 0:
+        raise ScenarioError(f"{path}: manifest has no rows")
+    try:
+        sizes = pc.cast(table["size"], pa.int64())
+    except pa.ArrowException:
+        sizes = None
+    if sizes is None or sizes.null_count or pc.any(pc.less(sizes, 0)).as_py():
+        # The slow reader names the first bad row.
+        read_manifest(path)
+        raise ScenarioError(f"{path}: manifest sizes must be whole numbers of bytes >= 0")
+    keys = pc.cast(table["key"], pa.string()).combine_chunks()
+    if keys.null_count:
+        raise ScenarioError(f"{path}: manifest keys must be present and unique")
+    # Listings and inventories usually come sorted: then no sort at all.
+    ordered = bool(pc.all(pc.less(keys[:-1], keys[1:])).as_py()) if len(keys) > 1 else True
+    if not ordered:
+        order = pc.sort_indices(keys)
+        keys, sizes = pc.take(keys, order), pc.take(sizes, order)
+        if len(keys) > 1 and pc.any(pc.equal(keys[:-1], keys[1:])).as_py():
+            raise ScenarioError(f"{path}: manifest keys must be present and unique")
+    return sizes.to_numpy().astype(np.int64, copy=False)
+
+
 def build_dataset(config: DatasetConfig) -> Dataset:
     """Keys and sizes for a synthetic or manifest dataset (an s3:// source is listed by the
     S3 layer instead, see ``dataset_from_listing``)."""
     if config.source == "synthetic":
-        from bench.core.sizes import sample_sizes
-
-        rng = np.random.default_rng(config.seed)
-        sizes = sample_sizes(config.sizes, config.objects, rng).astype(np.int64)
+        sizes = synthetic_sizes(config)
         keys = synthetic_keys(config.prefix, config.objects)
         content_index = np.arange(config.objects, dtype=np.int64)
     elif config.source == "manifest":
@@ -151,8 +204,11 @@ async def list_existing(endpoint: Endpoint, scenario: Scenario) -> Dataset:
 
 def dataset_sizes(scenario: Scenario, *, profile: str | None = None) -> np.ndarray:
     """Object sizes in key order, from wherever the scenario's dataset lives."""
-    if scenario.dataset.source != "s3":
-        return build_dataset(scenario.dataset).sizes
+    if scenario.dataset.source == "synthetic":
+        return synthetic_sizes(scenario.dataset)
+    if scenario.dataset.source == "manifest":
+        assert scenario.dataset.manifest is not None
+        return manifest_sizes(scenario.dataset.manifest)
     from bench.s3.endpoint import open_endpoint
 
     with open_endpoint(
