@@ -626,3 +626,85 @@ def plan_json(
 
 def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+# --- a run's measured figures as the same answer ----------------------------------------------
+
+
+def measured_answer(
+    scenario: Scenario, summary: dict[str, Any], hosts_table: Any, sizes: np.ndarray
+) -> tuple[HostsAnswer, Instance]:
+    """A live run's job figures per mode in the plan's shape, with the same rules and costs
+    (instance time at the preset or ``cluster.hourly_price``; requests at S3 list prices)."""
+    from bench import cost
+    from bench.config.profile import Instance, resolve_instance
+    from bench.errors import ScenarioError
+    from bench.report.rundata import settings_from_config
+
+    cluster = scenario.cluster
+    given = set(cluster.given)
+    try:
+        instance = resolve_instance(
+            cluster.instance,
+            nic_bps=cluster.nic_bandwidth_bps if "nic_bandwidth" in given else None,
+            local_nvme_gib=cluster.local_nvme_gib,
+            hourly_price=cluster.hourly_price if "hourly_price" in given else None,
+        )
+    except ScenarioError:
+        # A run needs no price to measure; its cost then counts requests only.
+        instance = Instance(
+            cluster.instance,
+            cluster.nic_bandwidth_bps,
+            cluster.local_nvme_gib or 0.0,
+            cluster.hourly_price,
+            source="scenario (not a preset)",
+        )
+    allowances = settings_from_config(scenario.report).allowances
+    largest = 0
+    if len(hosts_table) and "bytes" in hosts_table.columns:
+        largest = int(hosts_table.groupby("mode")["bytes"].max().max())
+    file_volume = capacity.size_volume(largest, allowances)
+    artifacts_volume = capacity.size_volume(0, allowances)
+    modes: dict[str, ModeAnswer] = {}
+    for mode, job in (summary.get("modes") or {}).items():
+        startup_s = float(job.get("startup_s", math.nan))
+        job_s = float(job.get("end_s", math.nan))
+        hosts = int(job.get("hosts", cluster.hosts))
+        gets, lists = int(job.get("gets", 0)), int(job.get("lists", 0))
+        modes[mode] = ModeAnswer(
+            starting_s=0.0,
+            downloading_s=startup_s,
+            startup_s=startup_s,
+            training_s=max(0.0, job_s - startup_s),
+            job_s=job_s,
+            billable_s=job_s,
+            au=float(job.get("au", math.nan)),
+            gets=gets,
+            lists=lists,
+            instance_usd=hosts * job_s / 3600 * instance.hourly_price,
+            request_usd=(gets * cost.GET_PER_1000 + lists * cost.LIST_PER_1000) / 1000,
+            volume_size_gb=(file_volume if mode == "file" else artifacts_volume).volume_gb,
+            epoch_s=float(job.get("epoch_s", math.nan)),
+        )
+    limit, limit_source = volume_limit(instance)
+    figures = DecisionFigures(
+        data_per_host_bytes=largest,
+        file_volume_gb=file_volume.volume_gb,
+        volume_limit_gb=limit,
+        volume_limit_source=limit_source,
+        median_object_bytes=float(np.median(sizes)) if np.asarray(sizes).size else 0.0,
+        epochs=scenario.training.epochs,
+        access=scenario.fastfile.access,
+        modes={m: a.figures() for m, a in modes.items()},
+        get_price_per_1000=cost.GET_PER_1000,
+        list_price_per_1000=cost.LIST_PER_1000,
+    )
+    answer = HostsAnswer(
+        cluster.hosts,
+        modes,
+        capacity.recommend_mode(figures),
+        largest,
+        file_volume,
+        artifacts_volume,
+    )
+    return answer, instance

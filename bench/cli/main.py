@@ -17,6 +17,7 @@ from bench import __version__
 from bench.errors import StagebenchError
 
 COMMAND_MODULES = (
+    "plan",
     "run",
     "skew",
     "serve",
