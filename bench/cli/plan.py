@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.cli.common import add_common, format_table
+from bench.units import format_bytes
 
 if TYPE_CHECKING:
     from bench.analysis.plan import HostsAnswer
