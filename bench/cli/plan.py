@@ -216,7 +216,11 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
         line = f"recommended: {MODE_NAMES[recommendation.mode]}. {answer.why()}"
     else:
         line = f"recommended: {recommendation.headline()}. {answer.why()}"
-    return "\n".join([title, format_table(pd.DataFrame(rows)), line, volume_line(instance, answer)])
+    ruled_out = [
+        f"  not {MODE_NAMES[mode]}: {why}" for mode, why in recommendation.ruled_out.items()
+    ]
+    table = format_table(pd.DataFrame(rows))
+    return "\n".join([title, table, line, *ruled_out, volume_line(instance, answer)])
 
 
 def format_sweep(sweep: list[HostsAnswer]) -> str:
