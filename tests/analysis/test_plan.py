@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -60,9 +61,7 @@ def test_manifest_sizes_come_in_key_order(tmp_path, suffix):
     path = tmp_path / f"manifest{suffix}"
     frame = pd.DataFrame({"key": keys, "size": sizes})
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
-    planned = scenario(
-        tmp_path, dataset={"objects": None, "sizes": None, "manifest": path.name}
-    )
+    planned = scenario(tmp_path, dataset={"objects": None, "sizes": None, "manifest": path.name})
     got = plan.plan_sizes(planned, results_root=tmp_path)
     expected = frame.sort_values("key")["size"].to_numpy()
     assert np.array_equal(got.sizes, expected)
@@ -72,9 +71,7 @@ def test_manifest_sizes_come_in_key_order(tmp_path, suffix):
 def test_manifest_with_duplicate_keys_is_one_line(tmp_path):
     path = tmp_path / "dupes.csv"
     pd.DataFrame({"key": ["b", "a", "b"], "size": [1, 2, 3]}).to_csv(path, index=False)
-    planned = scenario(
-        tmp_path, dataset={"objects": None, "sizes": None, "manifest": path.name}
-    )
+    planned = scenario(tmp_path, dataset={"objects": None, "sizes": None, "manifest": path.name})
     with pytest.raises(ScenarioError, match="unique"):
         plan.plan_sizes(planned, results_root=tmp_path)
 
@@ -82,10 +79,8 @@ def test_manifest_with_duplicate_keys_is_one_line(tmp_path):
 def test_s3_listing_is_cached_and_relisted_on_request(tmp_path, embedded, unique_prefix):
     s3 = boto3.client("s3", **embedded.client_kwargs())
     bucket = "stagebench-tests"
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     written = {f"{unique_prefix}{name}": size for name, size in (("b", 30), ("a", 10), ("c", 7))}
     for key, size in written.items():
         s3.put_object(Bucket=bucket, Key=key, Body=b"x" * size)
@@ -200,7 +195,7 @@ def test_answer_costs_and_volume_follow_the_capacity_rules(tmp_path):
     answer = plan.plan_hosts(context, 4)
     assert context.volume_kind == "gp2"
     get_price, list_price = whatif.prices(context.profile)
-    for mode, figures in answer.modes.items():
+    for _mode, figures in answer.modes.items():
         assert figures.job_s == pytest.approx(figures.startup_s + figures.training_s)
         assert figures.billable_s == figures.job_s and figures.starting_s == 0
         assert figures.downloading_s == figures.startup_s
@@ -208,9 +203,10 @@ def test_answer_costs_and_volume_follow_the_capacity_rules(tmp_path):
         expected += (figures.gets * get_price + figures.lists * list_price) / 1000
         assert figures.cost_usd == pytest.approx(expected)
     largest = answer.largest_shard_bytes
-    assert answer.modes["file"].volume_size_gb == capacity.size_volume(
-        largest, context.allowances
-    ).volume_gb
+    assert (
+        answer.modes["file"].volume_size_gb
+        == capacity.size_volume(largest, context.allowances).volume_gb
+    )
     assert answer.recommended_mode in MODE_ORDER
 
 
