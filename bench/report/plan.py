@@ -136,6 +136,7 @@ def _facts(plan_dir: Path, context: PlanContext, answer: HostsAnswer, step: Step
         baseline=baseline,
         known={baseline: facts.modelled},
         on_variant=lambda name: step(f"what-if: {name}"),
+        workers=2,
     )
     facts.what_ifs, facts.what_if_notes = table, notes
     path = plan_dir / "whatifs.csv"

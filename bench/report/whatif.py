@@ -234,20 +234,39 @@ def what_if_table(
     baseline: str = "as run",
     known: dict[str, dict[str, ModeFigures]] | None = None,
     on_variant: Any = None,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per (what-if, mode): startup, job time and cost as the model predicts them.
 
     ``known`` holds figures already modelled, by what-if name (a plan's baseline), so they are
-    not modelled twice; ``on_variant(name)`` is called before each variant is modelled.
+    not modelled twice; ``on_variant(name)`` is called as each variant is modelled;
+    ``workers`` > 1 models the variants on that many processes.
     """
     import pandas as pd
 
     found, notes = variants(sizes, context, container_bytes=container_bytes, baseline=baseline)
+    modelled_by_name = dict(known or {})
+    todo = [v for v in found if v.name not in modelled_by_name]
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # Each variant is a whole model run on one core: two at once use a small machine's two.
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            futures = [(v.name, pool.submit(model_variant, v, context)) for v in todo]
+            for name, future in futures:
+                if on_variant is not None:
+                    on_variant(name)
+                modelled_by_name[name] = future.result()
     rows: list[dict[str, Any]] = []
     for variant in found:
-        if on_variant is not None:
-            on_variant(variant.name)
-        modelled = (known or {}).get(variant.name) or model_variant(variant, context)
+        if variant.name not in modelled_by_name:
+            if on_variant is not None:
+                on_variant(variant.name)
+            modelled_by_name[variant.name] = model_variant(variant, context)
+        modelled = modelled_by_name[variant.name]
         for mode, figures in modelled.items():
             instance_usd, request_usd = cost_usd(
                 context.profile,
