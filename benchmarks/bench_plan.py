@@ -26,8 +26,8 @@ SCENARIO = """
 [scenario]
 name = "{name}"
 [dataset]
-{dataset}
 seed = 1
+{dataset}
 [cluster]
 hosts = {hosts}
 instance = "ml.p4d.24xlarge"
@@ -66,7 +66,7 @@ def measured(args: list[str], work: Path) -> dict:
         capture_output=True,
         text=True,
     )
-    if done.returncode != 0 or not out.exists():
+    if done.returncode != 0 or not out.exists() or json.loads(out.read_text())["code"] != 0:
         raise SystemExit(f"failed: {' '.join(args)}\n{done.stderr}")
     return json.loads(out.read_text()) | {"stdout": done.stdout}
 
