@@ -33,8 +33,11 @@ def model_arguments(scenario: Scenario, sizes: np.ndarray) -> dict[str, Any]:
     from bench.core.model import PathParams, Training
 
     ff, training = scenario.fastfile, scenario.training
+    sizes = np.asarray(sizes, dtype=np.int64)
+    # A rate in objects becomes bytes/s through this dataset's mean object size.
+    mean_object_bytes = float(sizes.mean()) if sizes.size else 0.0
     return {
-        "sizes": np.asarray(sizes, dtype=np.int64),
+        "sizes": sizes,
         "hosts": scenario.cluster.hosts,
         "distribution": scenario.distribution.type,
         "assignment": scenario.distribution.assignment,
@@ -51,7 +54,7 @@ def model_arguments(scenario: Scenario, sizes: np.ndarray) -> dict[str, Any]:
         ),
         "training": Training(
             epochs=training.epochs,
-            compute_bps=training.compute_bps,
+            compute_bps=training.compute_bps_for(mean_object_bytes),
             step_bytes=training.step_bytes,
             barrier=training.barrier,
             shuffle_seed=training.shuffle_seed,

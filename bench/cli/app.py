@@ -19,6 +19,7 @@ from bench.cli.interrupt import run_interruptible
 from bench.errors import StagebenchError
 
 COMMAND_MODULES = (
+    "plan",
     "run",
     "skew",
     "serve",

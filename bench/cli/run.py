@@ -100,6 +100,9 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
     run_dirs.append(result.run_dir)
     if result.status != "interrupted" and len(result.hosts) and not args.no_report:
         _write_report(result.run_dir, progress=progress_from(args))
+    if result.status != "interrupted" and len(result.hosts):
+        print()
+        print(_answers(scenario, result))
     if result.status == "interrupted":
         print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
         return 130
@@ -107,6 +110,30 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
         # summary.json's one line: exception groups unwrapped, host and key named.
         raise StagebenchError(f"run {result.status}: {result.summary['error']}") from result.error
     return 0
+
+
+def _answers(scenario: Any, result: Any) -> str:
+    """The Answers block of a run, from its measured job figures."""
+    from bench.analysis.plan import measured_answer
+    from bench.cli.plan import format_answers
+    from bench.config.scenario import with_compute_rate
+    from bench.report.rundata import sizes_from_events
+
+    try:
+        sizes, _ = sizes_from_events(result.events, result.summary["dataset"]["objects"])
+    except (StagebenchError, KeyError, TypeError):
+        import numpy as np
+
+        sizes = np.zeros(0, dtype=np.int64)
+    answer, instance = measured_answer(
+        with_compute_rate(scenario, sizes), result.summary, result.hosts, sizes
+    )
+    return format_answers(
+        answer,
+        instance,
+        title=f"Answers (measured on {result.summary['environment']['endpoint']['kind']}, "
+        f"{answer.hosts} × {instance.name})",
+    )
 
 
 def _write_report(run_dir: Path, *, progress: Any = False) -> None:

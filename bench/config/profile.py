@@ -299,20 +299,79 @@ def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
 class Instance:
     name: str
     nic_bps: float
-    local_nvme_gib: float
+    local_nvme_gib: float  # 0: no instance store, the job gets a gp2 EBS volume
     hourly_price: float
+    source: str = "preset"  # "preset", "scenario" or "preset + scenario"
+
+
+GB = 1000**3
+GIB = 1024**3
 
 
 def load_instances() -> dict[str, Instance]:
-    """The instance presets (NIC, local NVMe, example price) from ``instances.toml``."""
+    """The instance presets (NIC, local NVMe, example price) from ``instances.toml``.
+
+    Instance store is listed by EC2 in decimal GB (``local_nvme_gb``) and held here in GiB, the
+    unit ``VolumeSizeInGB`` and the report count in.
+    """
     text = (resources.files("bench") / "profiles" / "instances.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)
-    return {
-        name: Instance(
+    out = {}
+    for name, spec in raw.get("instance", {}).items():
+        if "local_nvme_gb" in spec:
+            nvme_gib = float(spec["local_nvme_gb"]) * GB / GIB
+        else:
+            nvme_gib = float(spec.get("local_nvme_gib", 0))
+        out[name] = Instance(
             name,
             float(spec["nic_gbps"]) * 1e9 / 8,
-            float(spec.get("local_nvme_gib", 0)),
+            nvme_gib,
             float(spec.get("hourly_price", 0.0)),
         )
-        for name, spec in raw.get("instance", {}).items()
-    }
+    return out
+
+
+def resolve_instance(
+    name: str,
+    *,
+    nic_bps: float | None,
+    local_nvme_gib: float | None,
+    hourly_price: float | None,
+    instances: dict[str, Instance] | None = None,
+) -> Instance:
+    """The instance a plan prices and sizes: a preset, with any figure the scenario gives
+    winning over it; an unknown name needs all three figures from the scenario.
+
+    ``None`` means the scenario did not give that figure. Never a silent $0 or a guessed
+    volume type: an unknown instance without its figures is a one-line error.
+    """
+    instances = load_instances() if instances is None else instances
+    preset = instances.get(name)
+    if preset is None:
+        missing = [
+            key
+            for key, value in (
+                ("cluster.nic_bandwidth", nic_bps),
+                ("cluster.local_nvme_gib", local_nvme_gib),
+                ("cluster.hourly_price", hourly_price),
+            )
+            if value is None
+        ]
+        if missing:
+            known = ", ".join(sorted(instances))
+            raise ScenarioError(
+                f"instance {name!r} is not a preset: give its figures in the scenario's "
+                f'[cluster] ({", ".join(missing)}; e.g. nic_bandwidth = "3.125GB/s" for '
+                f"25 Gbit/s, local_nvme_gib = 0 for EBS only, hourly_price = 4.5), or use "
+                f"a preset: {known}"
+            )
+        assert nic_bps is not None and local_nvme_gib is not None and hourly_price is not None
+        return Instance(name, nic_bps, local_nvme_gib, hourly_price, source="scenario")
+    overridden = any(v is not None for v in (nic_bps, local_nvme_gib, hourly_price))
+    return Instance(
+        name,
+        nic_bps if nic_bps else preset.nic_bps,
+        preset.local_nvme_gib if local_nvme_gib is None else local_nvme_gib,
+        hourly_price if hourly_price else preset.hourly_price,
+        source="preset + scenario" if overridden else "preset",
+    )

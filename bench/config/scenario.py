@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -125,6 +126,8 @@ class ClusterConfig:
     instance: str
     hourly_price: float
     volume_size_gb: int = 0  # VolumeSizeInGB the user will ask for; 0 = the recommended size
+    local_nvme_gib: float | None = None  # None: the instance preset's
+    given: tuple[str, ...] = ()  # keys the scenario set; the rest are defaults
 
 
 @dataclass(frozen=True)
@@ -163,12 +166,37 @@ class FastFileConfig:
 @dataclass(frozen=True)
 class TrainingConfig:
     epochs: int
-    compute_bps: float  # 0 = read as fast as data arrives
+    compute_bps: float  # 0 = read as fast as data arrives (or the rate is in objects)
     step_bytes: int
     shuffle_seed: int | None  # None: key order every epoch
     barrier: bool  # a global step waits for the slowest host
     verify: bool  # hash every byte the consumer takes (costs client CPU)
     readers: int  # files the consumer reads at once in FastFile mode (a data loader's workers)
+    # Compute in objects: "N objects/s" per host, or batch_objects per step_time. The model
+    # turns it into bytes/s through the dataset's mean object size (``compute_bps_for``).
+    compute_objects_per_s: float = 0.0
+    compute_unit: str = "none"  # "bytes/s" | "objects/s" | "step_time" | "none"
+    step_time_s: float = 0.0
+    batch_objects: int = 0
+
+    def compute_bps_for(self, mean_object_bytes: float) -> float:
+        """Bytes/s per host: as given, or objects/s x the dataset's mean object size."""
+        if self.compute_objects_per_s > 0:
+            return self.compute_objects_per_s * float(mean_object_bytes)
+        return self.compute_bps
+
+    def describe(self) -> str:
+        """The compute rate in the unit the scenario gave it."""
+        if self.compute_unit == "step_time":
+            return (
+                f"training.step_time = {self.step_time_s * 1e3:g} ms with training.batch_objects"
+                f" = {self.batch_objects} ({self.compute_objects_per_s:,.1f} objects/s per host)"
+            )
+        if self.compute_unit == "objects/s":
+            return f"training.compute_rate = {self.compute_objects_per_s:g} objects/s per host"
+        if self.compute_unit == "bytes/s":
+            return f"training.compute_rate = {self.compute_bps / 1e6:g} MB/s per host"
+        return "no training.compute_rate: the consumer takes data as fast as it arrives (default)"
 
 
 @dataclass(frozen=True)
@@ -326,6 +354,57 @@ def _rate(value: Any) -> float:
     return rate
 
 
+# Our own bound on objects/s per host, far beyond what one training host consumes.
+MAX_OBJECTS_PER_S = 1e9
+_OBJECT_RATE_UNITS = ("objects/s", "object/s", "samples/s", "sample/s", "images/s")
+
+
+def _compute_rate(value: Any) -> tuple[str, float]:
+    """("bytes/s", rate) from "200MB/s" or a number; ("objects/s", rate) from "1500 objects/s"."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        for unit in _OBJECT_RATE_UNITS:
+            if text.endswith(unit):
+                try:
+                    rate = float(text[: -len(unit)].strip())
+                except ValueError:
+                    raise ValueError(
+                        'must be bytes/s ("200MB/s") or objects per second per host '
+                        '("1500 objects/s")'
+                    ) from None
+                if not 0 < rate <= MAX_OBJECTS_PER_S:
+                    raise ValueError(f"objects/s must be > 0 and <= {MAX_OBJECTS_PER_S:g}")
+                return "objects/s", rate
+    try:
+        rate = _rate(value)
+    except ValueError as exc:
+        raise ValueError(
+            f'{exc}; or give objects per second per host, e.g. "1500 objects/s"'
+        ) from exc
+    _check_range("training.compute_rate", rate)
+    return "bytes/s", rate
+
+
+_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(us|ms|s|min)?\s*$")
+_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, None: 1.0}
+
+
+def _duration(value: Any) -> float:
+    """Seconds from a number (seconds) or "120ms", "0.12s", "1.5 min"."""
+    if isinstance(value, bool):
+        raise ValueError('must be a duration such as "120ms" or "0.12s"')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION_RE.match(str(value))
+        if not match:
+            raise ValueError('must be a duration such as "120ms", "0.12s" or "1.5min"')
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if not seconds > 0:
+        raise ValueError("must be > 0")
+    return seconds
+
+
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in allowed:
@@ -425,6 +504,7 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
         "instance": (_text, "ml.m5.xlarge"),
         "hourly_price": (_number(0), 0.0),
         "volume_size_gb": (_int(0), 0),
+        "local_nvme_gib": (_number(0), None),
     },
     "distribution": {
         "type": (_choice(*DISTRIBUTIONS), "FullyReplicated"),
@@ -458,7 +538,9 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     },
     "training": {
         "epochs": (_int(1), 1),
-        "compute_rate": (_rate, 0),
+        "compute_rate": (_compute_rate, ("none", 0.0)),
+        "step_time": (_duration, None),
+        "batch_objects": (_int(1), None),
         "step_bytes": (_size(1), 1024 * 1024),
         "shuffle_seed": (_optional_int, None),
         "barrier": (_bool, True),
@@ -661,8 +743,8 @@ def build_scenario(
         manifest = (path.parent / ds["manifest"]).resolve()
         if not manifest.exists():
             raise _fail(path, "dataset.manifest", ds["manifest"], f"file not found ({manifest})")
-        if manifest.suffix.lower() not in (".csv", ".parquet"):
-            raise _fail(path, "dataset.manifest", ds["manifest"], "must be a .csv or .parquet")
+        # A key,size .csv/.parquet, an S3 Inventory manifest.json (or its folder) or a saved
+        # 'aws s3 ls --recursive' listing: bench.sources tells them apart when it reads them.
     else:
         source = "synthetic"
         if ds["objects"] is None:
@@ -702,6 +784,24 @@ def build_scenario(
     name = sections["scenario"]["name"] or path.stem
     volume_root = st["volume_root"]
     tr = sections["training"]
+    compute_unit, compute_rate = tr["compute_rate"]
+    training_given = raw.get("training") or {}
+    if tr["step_time"] is not None or tr["batch_objects"] is not None:
+        if tr["step_time"] is None or tr["batch_objects"] is None:
+            raise ScenarioError(
+                f"{path}: training.step_time and training.batch_objects go together (a step of "
+                'batch_objects objects every step_time), e.g. step_time = "120ms", '
+                "batch_objects = 64"
+            )
+        if training_given.get("compute_rate") is not None:
+            raise ScenarioError(
+                f"{path}: give training.compute_rate or training.step_time with "
+                "training.batch_objects, not both"
+            )
+        compute_unit, compute_rate = "step_time", tr["batch_objects"] / tr["step_time"]
+    elif compute_unit == "bytes/s" and compute_rate == 0:
+        compute_unit = "none"
+    objects_per_s = compute_rate if compute_unit in ("objects/s", "step_time") else 0.0
     return Scenario(
         name=name,
         path=path,
@@ -724,6 +824,8 @@ def build_scenario(
             instance=cl["instance"],
             hourly_price=cl["hourly_price"],
             volume_size_gb=cl["volume_size_gb"],
+            local_nvme_gib=cl["local_nvme_gib"],
+            given=tuple(k for k in _SCHEMA["cluster"] if k in (raw.get("cluster") or {})),
         ),
         distribution=DistributionConfig(type=dist["type"], assignment=dist["assignment"]),
         storage=StorageConfig(
@@ -741,15 +843,35 @@ def build_scenario(
         fastfile=FastFileConfig(**sections["fastfile"]),
         training=TrainingConfig(
             epochs=tr["epochs"],
-            compute_bps=tr["compute_rate"],
+            compute_bps=compute_rate if compute_unit == "bytes/s" else 0.0,
             step_bytes=tr["step_bytes"],
             shuffle_seed=tr["shuffle_seed"],
             barrier=tr["barrier"],
             verify=tr["verify"],
             readers=tr["readers"],
+            compute_objects_per_s=objects_per_s,
+            compute_unit=compute_unit,
+            step_time_s=tr["step_time"] or 0.0,
+            batch_objects=tr["batch_objects"] or 0,
         ),
         execution=ExecutionConfig(**sections["execution"]),
         report=_report(raw, sections["report"]),
         platform=sections["platform"]["name"],
         raw=raw,
     )
+
+
+def with_compute_rate(scenario: Scenario, sizes: Any) -> Scenario:
+    """The scenario with its compute rate in bytes/s for this dataset (a rate given in objects
+    is turned into bytes through the mean object size); unchanged when it is already bytes."""
+    import dataclasses
+
+    import numpy as np
+
+    training = scenario.training
+    if training.compute_objects_per_s <= 0:
+        return scenario
+    sizes = np.asarray(sizes)
+    mean = float(sizes.mean()) if sizes.size else 0.0
+    resolved = dataclasses.replace(training, compute_bps=training.compute_bps_for(mean))
+    return dataclasses.replace(scenario, training=resolved)

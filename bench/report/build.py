@@ -763,7 +763,7 @@ def _what_if_section(facts: Facts) -> list[Any]:
 
 
 def what_if_grid(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per what-if: predicted startup and cost per mode, and the cost change."""
+    """One row per what-if: predicted startup, job time and cost per mode."""
     import pandas as pd
 
     rows = []
@@ -772,6 +772,8 @@ def what_if_grid(table: pd.DataFrame) -> pd.DataFrame:
         by_mode = group.set_index("mode")
         for mode in by_mode.index:
             row[f"{MODE_NAMES[mode]} startup s"] = by_mode.loc[mode, "startup_s"]
+        for mode in by_mode.index:
+            row[f"{MODE_NAMES[mode]} job s"] = by_mode.loc[mode, "job_s"]
         for mode in by_mode.index:
             row[f"{MODE_NAMES[mode]} cost $"] = by_mode.loc[mode, "cost_usd"]
         rows.append(row)

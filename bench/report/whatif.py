@@ -98,7 +98,11 @@ def snake_layout(sizes: np.ndarray, hosts: int) -> np.ndarray:
 
 
 def variants(
-    sizes: np.ndarray, context: ModelContext, *, container_bytes: int
+    sizes: np.ndarray,
+    context: ModelContext,
+    *,
+    container_bytes: int,
+    baseline: str = "as run",
 ) -> tuple[list[Variant], list[str]]:
     """The baseline and each what-if that applies, plus notes on those that do not."""
     scenario = context.scenario
@@ -107,7 +111,7 @@ def variants(
     price = cluster.hourly_price or (instance.hourly_price if instance else 0.0)
     nic = cluster.nic_bandwidth_bps or (instance.nic_bps if instance else 0.0)
     base = Variant(
-        "as run",
+        baseline,
         f"{sizes.size:,} objects on {cluster.hosts} × {cluster.instance}",
         sizes,
         cluster.hosts,
@@ -184,13 +188,16 @@ def _faster_instance(instances: dict[str, Instance], current: Instance | None) -
 
 def model_variant(variant: Variant, context: ModelContext) -> dict[str, JobFigures]:
     """Every mode of the scenario for one variant, as the model predicts it."""
-    from bench.analysis.inputs import model_arguments
+    from bench.analysis.inputs import model_arguments, scenario_storage
     from bench.config.profile import gp2_throughput_bps
     from bench.core.model import model_job
 
     scenario = context.scenario
     profile = context.profile
-    storage = profile.storage(keys_in_bucket=int(variant.sizes.size), nic_bps=variant.nic_bps)
+    varied = dataclasses.replace(
+        scenario, cluster=dataclasses.replace(scenario.cluster, nic_bandwidth_bps=variant.nic_bps)
+    )
+    storage = scenario_storage(profile, varied, keys_in_bucket=int(variant.sizes.size))
     instance = context.instances.get(variant.instance)
     if instance is not None and instance.local_nvme_gib > 0:
         # Local NVMe: far faster than the NIC; the volume is not the limit.
@@ -210,18 +217,55 @@ def model_variant(variant: Variant, context: ModelContext) -> dict[str, JobFigur
 
 
 def what_if_table(
-    sizes: np.ndarray, context: ModelContext, *, container_bytes: int
+    sizes: np.ndarray,
+    context: ModelContext,
+    *,
+    container_bytes: int,
+    baseline: str = "as run",
+    known: dict[str, dict[str, JobFigures]] | None = None,
+    on_variant: Any = None,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One row per (what-if, mode): startup, job time and cost as the model predicts them."""
+    """One row per (what-if, mode): startup, job time and cost as the model predicts them.
+
+    ``known`` holds figures already modelled, by what-if name (a plan's baseline), so they are
+    not modelled twice; ``on_variant(name)`` is called as each variant is modelled;
+    ``workers`` > 1 models the variants on that many processes.
+    """
     import pandas as pd
 
-    found, notes = variants(sizes, context, container_bytes=container_bytes)
-    get_price, list_price = prices(context.profile)
+    found, notes = variants(sizes, context, container_bytes=container_bytes, baseline=baseline)
+    modelled_by_name = dict(known or {})
+    todo = [v for v in found if v.name not in modelled_by_name]
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # Each variant is a whole model run on one core: two at once use a small machine's two.
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            futures = [(v.name, pool.submit(model_variant, v, context)) for v in todo]
+            for name, future in futures:
+                if on_variant is not None:
+                    on_variant(name)
+                modelled_by_name[name] = future.result()
     rows: list[dict[str, Any]] = []
     for variant in found:
-        for mode, figures in model_variant(variant, context).items():
-            instance_usd = variant.hosts * figures.end_s / 3600 * variant.hourly_price
-            request_usd = (figures.gets * get_price + figures.lists * list_price) / 1000
+        if variant.name not in modelled_by_name:
+            if on_variant is not None:
+                on_variant(variant.name)
+            modelled_by_name[variant.name] = model_variant(variant, context)
+        modelled = modelled_by_name[variant.name]
+        for mode, figures in modelled.items():
+            instance_usd, request_usd = cost_usd(
+                context.profile,
+                hosts=variant.hosts,
+                billable_s=figures.end_s,
+                hourly_price=variant.hourly_price,
+                gets=figures.gets,
+                lists=figures.lists,
+            )
             rows.append(
                 {
                     "what_if": variant.name,
@@ -243,6 +287,21 @@ def what_if_table(
                 }
             )
     return pd.DataFrame(rows), notes
+
+
+def cost_usd(
+    profile: Profile, *, hosts: int, billable_s: float, hourly_price: float, gets: int, lists: int
+) -> tuple[float, float]:
+    """(instance $, request $) of a job: hosts x billable time x hourly price, and requests at
+    the profile's prices."""
+    get_price, list_price = prices(profile)
+    instance_usd = hosts * billable_s / 3600 * hourly_price
+    return instance_usd, (gets * get_price + lists * list_price) / 1000
+
+
+def max_host_bytes(variant: Variant) -> int:
+    """The bytes on the busiest host of a variant (File mode copies that much onto it)."""
+    return _max_host_bytes(variant)
 
 
 def prices(profile: Profile) -> tuple[float, float]:

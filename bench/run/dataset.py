@@ -139,27 +139,39 @@ def _manifest_sizes(column: Any) -> tuple[np.ndarray, np.ndarray]:
     return sizes, ~ok.to_numpy()
 
 
+def synthetic_sizes(config: DatasetConfig) -> np.ndarray:
+    """A synthetic dataset's sizes in key order (its zero-padded keys sort as they are made)."""
+    from bench.core.sizes import sample_sizes
+
+    rng = np.random.default_rng(config.seed)
+    sizes = sample_sizes(config.sizes, config.objects, rng).astype(np.int64)
+    total = float(sizes.sum(dtype=np.float64))
+    if total > MAX_DATASET_BYTES:
+        raise ScenarioError(
+            f"dataset.sizes: {config.objects:,} objects drawn from these sizes hold "
+            f"{total:.3g} bytes, more than {MAX_DATASET_BYTES:.3g} (4 EiB); lower "
+            "dataset.objects or the sizes"
+        )
+    return sizes
+
+
 def build_dataset(config: DatasetConfig) -> Dataset:
     """Keys and sizes for a synthetic or manifest dataset (an s3:// source is listed by the
     S3 layer instead, see ``dataset_from_listing``)."""
     if config.source == "synthetic":
-        from bench.core.sizes import sample_sizes
-
-        rng = np.random.default_rng(config.seed)
-        sizes = sample_sizes(config.sizes, config.objects, rng).astype(np.int64)
-        total = float(sizes.sum(dtype=np.float64))
-        if total > MAX_DATASET_BYTES:
-            raise ScenarioError(
-                f"dataset.sizes: {config.objects:,} objects drawn from these sizes hold "
-                f"{total:.3g} bytes, more than {MAX_DATASET_BYTES:.3g} (4 EiB); lower "
-                "dataset.objects or the sizes"
-            )
+        sizes = synthetic_sizes(config)
         keys = synthetic_keys(config.prefix, config.objects)
         content_index = np.arange(config.objects, dtype=np.int64)
     elif config.source == "manifest":
         assert config.manifest is not None
-        names, sizes = read_manifest(config.manifest)
-        keys = [config.prefix + name for name in names]
+        if config.manifest.suffix.lower() in (".csv", ".parquet"):
+            names, sizes = read_manifest(config.manifest)
+            keys = [config.prefix + name for name in names]
+        else:  # an S3 Inventory or a saved listing: whole keys under the prefix
+            from bench.sources import read_sizes
+
+            listing = read_sizes(config.manifest, prefix=config.prefix)
+            keys, sizes = listing.keys.to_pylist(), listing.sizes
         order = np.argsort(np.array(keys, dtype=object), kind="stable")
         keys = [keys[i] for i in order]
         sizes = sizes[order]
@@ -219,8 +231,14 @@ def dataset_sizes(
     scenario: Scenario, *, profile: str | None = None, progress: Progress | bool = False
 ) -> np.ndarray:
     """Object sizes in key order, from wherever the scenario's dataset lives."""
-    if scenario.dataset.source != "s3":
-        return build_dataset(scenario.dataset).sizes
+    if scenario.dataset.source == "synthetic":
+        return synthetic_sizes(scenario.dataset)
+    if scenario.dataset.source == "manifest":
+        from bench.sources import read_sizes
+
+        assert scenario.dataset.manifest is not None
+        listing = read_sizes(scenario.dataset.manifest, prefix=scenario.dataset.prefix, keys=False)
+        return listing.sizes
     from bench.s3.endpoint import open_storage_endpoint
 
     with open_storage_endpoint(scenario.storage, profile=profile) as endpoint:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.config.scenario import Scenario
+from bench.config.scenario import Scenario, with_compute_rate
 from bench.errors import (
     ObjectError,
     StagebenchError,
@@ -142,6 +142,8 @@ def _prepare_and_play(
     started = time.perf_counter()
     prepared = prepare(endpoint, run.scenario, progress=progress, confirm=confirm)
     run.dataset, run.extra = prepared.dataset, prepared.extra
+    # A compute rate given in objects becomes bytes/s for this dataset's sizes.
+    run.scenario = with_compute_rate(run.scenario, prepared.dataset.sizes)
     dataset = prepared.dataset
     say(
         f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "

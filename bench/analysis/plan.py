@@ -1,0 +1,673 @@
+"""A plan: the capacity answer for a dataset and a cluster from the model alone, no data moved.
+
+For a scenario, a storage profile and an instance it answers, per input mode: time to the first
+training step, job time, accelerator utilisation (AU), requests and cost, the recommended mode
+(``bench.report.capacity.recommend_mode``) and ``VolumeSizeInGB`` per host. The numbers come
+from the timeline model (``bench.core.model.model_job``, through ``bench.report.whatif``'s
+``model_variant``, which feeds it ``bench.analysis.inputs``); the decision rules and costs are
+the capacity report's. ``plan_hosts`` is the one place a host count becomes an answer, so a
+platform layer (job phases before and after the data) can add its phases there.
+
+Dataset sizes come from ``plan_sizes``: synthetic and manifest datasets are read locally; an
+``s3://`` dataset is listed once and kept as a Parquet cache under ``<results>/.listings/``.
+
+A library: no printing, no argument parsing. Progress goes through a callback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.config.scenario import Scenario
+from bench.core.figures import JobFigures
+from bench.errors import StagebenchError
+from bench.report import capacity
+from bench.report.capacity import (
+    Allowances,
+    DecisionFigures,
+    Recommendation,
+    VolumeSizing,
+)
+from bench.vocabulary import MODES
+
+if TYPE_CHECKING:
+    from bench.config.profile import Instance, Profile
+    from bench.progress import Progress
+
+SCHEMA_VERSION = 1
+AU_TARGET = 0.90
+AU_TARGET_SOURCE = (
+    "MLPerf Storage benchmark rules (mlcommons/storage, Storage_Rules): a storage system "
+    "passes a training workload when it keeps accelerator utilisation at or above 90 % "
+    "(3D U-Net, ResNet-50; 70 % for CosmoFlow)"
+)
+LISTINGS_DIR = ".listings"
+
+Say = Callable[[str], None]
+
+
+# --- dataset sizes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanSizes:
+    """Object sizes in key order and where they came from."""
+
+    sizes: np.ndarray  # int64
+    source: str  # a sentence for the report
+    listing: Path | None = None  # the Parquet cache of an s3:// listing
+    listing_age_s: float | None = None  # how old that listing is (0 when just made)
+
+
+def listing_cache_path(results_root: Path, scenario: Scenario) -> Path:
+    """Where the listing of the scenario's ``s3://`` dataset is kept: one file per endpoint,
+    bucket and prefix."""
+    ds = scenario.dataset
+    key = f"{scenario.storage.endpoint}\n{ds.bucket}\n{ds.prefix}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return Path(results_root) / LISTINGS_DIR / f"{ds.bucket}-{digest}.parquet"
+
+
+def plan_sizes(
+    scenario: Scenario,
+    *,
+    results_root: Path,
+    relist: bool = False,
+    progress: Progress | bool = False,
+    aws_profile: str | None = None,
+) -> PlanSizes:
+    """The dataset's sizes in key order. Only ``dataset.uri`` contacts an endpoint, and only
+    when it has no listing cached (or ``relist``)."""
+    ds = scenario.dataset
+    if ds.source != "s3":
+        from bench.run.dataset import dataset_sizes
+
+        sizes = dataset_sizes(scenario)
+        if ds.source == "synthetic":
+            spec = ", ".join(f"{k} {v}" for k, v in ds.sizes.items())
+            how = f"synthetic ({spec}; seed {ds.seed})"
+        else:
+            how = f"read from {ds.manifest}"
+        return PlanSizes(sizes, how)
+    cache = listing_cache_path(results_root, scenario)
+    if cache.exists() and not relist:
+        sizes, listed_at = _read_listing(cache)
+        age = max(0.0, time.time() - listed_at)
+        how = (
+            f"listed from s3://{ds.bucket}/{ds.prefix} {_age(age)} ago, kept in {cache} "
+            "(--relist lists again)"
+        )
+        return PlanSizes(sizes, how, cache, age)
+    keys, sizes = _list_live(scenario, progress=progress, aws_profile=aws_profile)
+    _write_listing(cache, scenario, keys, sizes)
+    how = f"listed from s3://{ds.bucket}/{ds.prefix} just now, kept in {cache}"
+    return PlanSizes(np.asarray(sizes, dtype=np.int64), how, cache, 0.0)
+
+
+def _list_live(
+    scenario: Scenario, *, progress: Progress | bool, aws_profile: str | None
+) -> tuple[list[str], np.ndarray]:
+    import asyncio
+
+    from bench.run.dataset import list_existing
+    from bench.s3.endpoint import open_storage_endpoint
+
+    with open_storage_endpoint(scenario.storage, profile=aws_profile) as endpoint:
+        dataset = asyncio.run(list_existing(endpoint, scenario, progress=progress))
+    return dataset.keys, dataset.sizes
+
+
+def _write_listing(path: Path, scenario: Scenario, keys: list[str], sizes: np.ndarray) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bench.errors import ResultsError
+
+    ds = scenario.dataset
+    table = pa.table({"key": keys, "size": pa.array(sizes, pa.int64())})
+    table = table.replace_schema_metadata(
+        {
+            "endpoint": scenario.storage.endpoint,
+            "bucket": ds.bucket,
+            "prefix": ds.prefix,
+            "listed_at": repr(time.time()),
+        }
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResultsError(
+            f"cannot keep the listing in {path}: {exc.strerror}; choose a writable --results"
+        ) from exc
+
+
+def _read_listing(path: Path) -> tuple[np.ndarray, float]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=["size"])
+        metadata = pq.read_schema(path).metadata or {}
+        listed_at = float(metadata.get(b"listed_at", b"nan"))
+    except (OSError, ValueError) as exc:
+        raise StagebenchError(
+            f"{path}: unreadable listing cache ({exc}); run with --relist to list again"
+        ) from exc
+    if not math.isfinite(listed_at):
+        listed_at = path.stat().st_mtime
+    return table["size"].to_numpy().astype(np.int64, copy=False), listed_at
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+# --- the answer for one host count ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModeAnswer:
+    """One mode's answer. ``startup_s``: job start to the slowest host's first training step;
+    ``training_s``: from there to the last host's end of training; ``job_s`` their sum. The
+    platform phases are placeholders until a platform layer fills them: ``starting_s`` = 0,
+    ``downloading_s`` = ``startup_s``, ``billable_s`` = ``job_s``."""
+
+    starting_s: float
+    downloading_s: float
+    startup_s: float
+    training_s: float
+    job_s: float
+    billable_s: float
+    au: float
+    gets: int
+    lists: int
+    instance_usd: float
+    request_usd: float
+    volume_size_gb: int
+    epoch_s: float = math.nan
+
+    @property
+    def cost_usd(self) -> float:
+        return self.instance_usd + self.request_usd
+
+    def figures(self) -> JobFigures:
+        """What the capacity rules read."""
+        return JobFigures(
+            startup_s=self.startup_s,
+            end_s=self.job_s,
+            au=self.au,
+            gets=self.gets,
+            lists=self.lists,
+            epoch_s=self.epoch_s,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "starting_s": self.starting_s,
+            "downloading_s": self.downloading_s,
+            "startup_s": self.startup_s,
+            "training_s": self.training_s,
+            "job_s": self.job_s,
+            "billable_s": self.billable_s,
+            "au": _json_number(self.au),
+            "gets": self.gets,
+            "lists": self.lists,
+            "cost_usd": self.cost_usd,
+            "instance_usd": self.instance_usd,
+            "request_usd": self.request_usd,
+            "volume_size_gb": self.volume_size_gb,
+        }
+
+
+@dataclass(frozen=True)
+class HostsAnswer:
+    """Every mode's answer at one host count, and what the capacity rules make of it."""
+
+    hosts: int
+    modes: dict[str, ModeAnswer]
+    recommendation: Recommendation
+    largest_shard_bytes: int
+    file_volume: VolumeSizing
+    artifacts_volume: VolumeSizing
+
+    @property
+    def recommended_mode(self) -> str | None:
+        return self.recommendation.mode
+
+    def why(self) -> str:
+        """The recommendation's reason in one line."""
+        return self.recommendation.reasons[0] if self.recommendation.reasons else ""
+
+
+@dataclass
+class PlanContext:
+    """Everything a host count needs besides itself: the scenario, its sizes, the storage
+    profile, the instance and the volume allowances."""
+
+    scenario: Scenario
+    sizes: np.ndarray
+    sizes_source: str
+    profile: Profile
+    instance: Instance
+    instances: dict[str, Instance]  # the presets, with this plan's instance as resolved
+    allowances: Allowances
+    container_bytes: int
+    platform: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def objects(self) -> int:
+        return int(self.sizes.size)
+
+    @property
+    def total_bytes(self) -> int:
+        return int(self.sizes.sum()) if self.sizes.size else 0
+
+    @property
+    def volume_kind(self) -> str:
+        """Where File mode's copy goes: the instance's fixed local NVMe, or a gp2 volume."""
+        return "nvme" if self.instance.local_nvme_gib > 0 else "gp2"
+
+    def at_hosts(self, hosts: int) -> Scenario:
+        """The scenario on ``hosts`` hosts of this plan's instance."""
+        cluster = dataclasses.replace(
+            self.scenario.cluster,
+            hosts=hosts,
+            instance=self.instance.name,
+            hourly_price=self.instance.hourly_price,
+            nic_bandwidth_bps=self.instance.nic_bps,
+        )
+        return dataclasses.replace(self.scenario, cluster=cluster)
+
+
+def plan_context(
+    scenario: Scenario,
+    sizes: np.ndarray,
+    *,
+    sizes_source: str,
+    profile: str | None = None,
+    instance: str | None = None,
+) -> PlanContext:
+    """Resolve the profile (``--profile-file``, else ``report.model_profile``) and the instance
+    (``--instance``, else ``cluster.instance``; a preset or the scenario's own figures)."""
+    from bench.config.profile import load_instances, load_profile, resolve_instance
+    from bench.report.rundata import settings_from_config
+
+    if sizes.size == 0:
+        raise StagebenchError("the dataset holds no objects: nothing to plan")
+    cluster = scenario.cluster
+    given = set(cluster.given)
+    name = instance or cluster.instance
+    presets = load_instances()
+    # Figures the scenario gives for its own instance; a --instance preset uses its own.
+    own = instance is None or instance == cluster.instance
+    resolved = resolve_instance(
+        name,
+        nic_bps=cluster.nic_bandwidth_bps if own and "nic_bandwidth" in given else None,
+        local_nvme_gib=cluster.local_nvme_gib if own else None,
+        hourly_price=cluster.hourly_price if own and "hourly_price" in given else None,
+        instances=presets,
+    )
+    settings = settings_from_config(scenario.report)
+    return PlanContext(
+        scenario=scenario,
+        sizes=np.asarray(sizes, dtype=np.int64),
+        sizes_source=sizes_source,
+        profile=load_profile(profile or scenario.report.model_profile),
+        instance=resolved,
+        instances={**presets, resolved.name: resolved},
+        allowances=settings.allowances,
+        container_bytes=settings.container_bytes,
+    )
+
+
+def model_context(context: PlanContext, hosts: int, volume_gb: int) -> Any:
+    """The what-if machinery's view of this plan at ``hosts``."""
+    from bench.report import whatif
+
+    return whatif.ModelContext(
+        profile=context.profile,
+        instances=context.instances,
+        scenario=context.at_hosts(hosts),
+        volume_gb=volume_gb,
+    )
+
+
+def baseline_variant(context: PlanContext, hosts: int, *, name: str = "as planned") -> Any:
+    from bench.report import whatif
+
+    scenario = context.scenario
+    return whatif.Variant(
+        name,
+        f"{context.objects:,} objects on {hosts} × {context.instance.name}",
+        context.sizes,
+        hosts,
+        context.instance.name,
+        context.instance.hourly_price,
+        context.instance.nic_bps,
+        scenario.distribution.type,
+        scenario.distribution.assignment,
+    )
+
+
+def plan_hosts(context: PlanContext, hosts: int) -> HostsAnswer:
+    """Every mode's answer at ``hosts`` hosts: the model's timeline, cost, volume size and the
+    recommended mode. The one place a host count becomes an answer."""
+    from bench.report import whatif
+
+    variant = baseline_variant(context, hosts)
+    largest = whatif.max_host_bytes(variant)
+    file_volume = capacity.size_volume(largest, context.allowances)
+    artifacts_volume = capacity.size_volume(0, context.allowances)
+    figures = whatif.model_variant(variant, model_context(context, hosts, file_volume.volume_gb))
+    modes: dict[str, ModeAnswer] = {}
+    for mode in MODES:
+        mode_figures = figures[mode]
+        startup_s, job_s = mode_figures.startup_s, mode_figures.end_s
+        billable_s = job_s
+        instance_usd, request_usd = whatif.cost_usd(
+            context.profile,
+            hosts=hosts,
+            billable_s=billable_s,
+            hourly_price=context.instance.hourly_price,
+            gets=mode_figures.gets,
+            lists=mode_figures.lists,
+        )
+        volume = file_volume if mode == "file" else artifacts_volume
+        modes[mode] = ModeAnswer(
+            starting_s=0.0,
+            downloading_s=startup_s,
+            startup_s=startup_s,
+            training_s=max(0.0, job_s - startup_s),
+            job_s=job_s,
+            billable_s=billable_s,
+            au=mode_figures.au,
+            gets=mode_figures.gets,
+            lists=mode_figures.lists,
+            instance_usd=instance_usd,
+            request_usd=request_usd,
+            volume_size_gb=volume.volume_gb,
+            epoch_s=mode_figures.epoch_s,
+        )
+    recommendation = capacity.recommend_mode(
+        decision_figures(context, largest, file_volume, {m: a.figures() for m, a in modes.items()})
+    )
+    return HostsAnswer(hosts, modes, recommendation, largest, file_volume, artifacts_volume)
+
+
+def decision_figures(
+    context: PlanContext,
+    largest_shard_bytes: int,
+    file_volume: VolumeSizing,
+    modes: dict[str, JobFigures],
+) -> DecisionFigures:
+    from bench.report import whatif
+
+    limit, limit_source = volume_limit(context.instance)
+    get_price, list_price = whatif.prices(context.profile)
+    return DecisionFigures(
+        data_per_host_bytes=largest_shard_bytes,
+        file_volume_gb=file_volume.volume_gb,
+        volume_limit_gb=limit,
+        volume_limit_source=limit_source,
+        median_object_bytes=float(np.median(context.sizes)),
+        epochs=context.scenario.training.epochs,
+        access=context.scenario.fastfile.access,
+        modes=modes,
+        get_price_per_1000=get_price,
+        list_price_per_1000=list_price,
+    )
+
+
+def volume_limit(instance: Instance) -> tuple[float, str]:
+    """The largest volume File mode's copy can go on, and what it is."""
+    if instance.local_nvme_gib > 0:
+        return instance.local_nvme_gib, f"local NVMe of {instance.name} (fixed)"
+    return float(capacity.GP2_MAX_GIB), "gp2 maximum volume size"
+
+
+# --- host sweep -------------------------------------------------------------------------------
+
+
+def _plan_in_worker(context: PlanContext, hosts: int) -> HostsAnswer:
+    return plan_hosts(context, hosts)
+
+
+def plan_sweep(
+    context: PlanContext,
+    host_counts: Sequence[int],
+    *,
+    workers: int = 2,
+    on_done: Callable[[int], None] | None = None,
+) -> list[HostsAnswer]:
+    """``plan_hosts`` at each count, on up to ``workers`` processes (the model is numpy on one
+    core; two counts at once use both of a small machine's). Answers in the order given."""
+    counts = list(host_counts)
+    if workers <= 1 or len(counts) <= 1:
+        answers = []
+        for hosts in counts:
+            answers.append(plan_hosts(context, hosts))
+            if on_done is not None:
+                on_done(hosts)
+        return answers
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # Largest counts first: they take longest, so the two workers finish together.
+    order = sorted(range(len(counts)), key=lambda i: -counts[i])
+    results: dict[int, HostsAnswer] = {}
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(counts)), mp_context=multiprocessing.get_context("fork")
+    ) as pool:
+        futures = {pool.submit(_plan_in_worker, context, counts[i]): i for i in order}
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            if on_done is not None:
+                on_done(counts[index])
+    return [results[i] for i in range(len(counts))]
+
+
+def max_hosts_for_au(answers: Sequence[HostsAnswer], mode: str) -> int | None:
+    """The largest host count whose AU in ``mode`` stays at or above ``AU_TARGET``."""
+    fitting = [
+        a.hosts
+        for a in answers
+        if math.isfinite(a.modes[mode].au) and a.modes[mode].au >= AU_TARGET - 1e-12
+    ]
+    return max(fitting) if fitting else None
+
+
+def sweep_table(answers: Sequence[HostsAnswer]) -> Any:
+    """One row per (hosts, mode): startup, job time, AU, cost."""
+    import pandas as pd
+
+    rows = []
+    for answer in answers:
+        for mode, figures in answer.modes.items():
+            rows.append(
+                {
+                    "hosts": answer.hosts,
+                    "mode": mode,
+                    "startup_s": figures.startup_s,
+                    "job_s": figures.job_s,
+                    "au": figures.au,
+                    "cost_usd": figures.cost_usd,
+                    "volume_size_gb": figures.volume_size_gb,
+                    "recommended": answer.recommended_mode == mode,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def plot_sweep(answers: Sequence[HostsAnswer], path_stem: Path) -> list[Path]:
+    """Job time and cost against hosts, a line per mode (log-log), as PNG and SVG."""
+    from matplotlib.figure import Figure
+
+    from bench.report import plots
+
+    figure = Figure(figsize=(10, 4.2), layout="constrained")
+    time_axis, cost_axis = figure.subplots(1, 2)
+    hosts = [a.hosts for a in answers]
+    for mode in MODES:
+        colour = plots.MODE_COLOURS.get(mode)
+        job_s = [a.modes[mode].job_s for a in answers]
+        time_axis.plot(hosts, job_s, "o-", color=colour, label=mode)
+        cost_axis.plot(
+            hosts, [a.modes[mode].cost_usd for a in answers], "o-", color=colour, label=mode
+        )
+    for axis, label in ((time_axis, "job time (s)"), (cost_axis, "cost ($)")):
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_xlabel("hosts")
+        axis.set_ylabel(label)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
+    time_axis.set_title("Job time against hosts")
+    cost_axis.set_title("Cost against hosts")
+    return plots.save(figure, path_stem)
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def answer_json(context: PlanContext, answer: HostsAnswer) -> dict[str, Any]:
+    """The plan's answer at one host count in the published shape (schema_version 1)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "hosts": answer.hosts,
+        "instance": context.instance.name,
+        "profile": context.profile.name,
+        "platform": context.platform,
+        "dataset": {"objects": context.objects, "bytes": context.total_bytes},
+        "recommended_mode": answer.recommended_mode,
+        "why": answer.why(),
+        "volume_type": context.volume_kind,
+        "modes": {mode: figures.to_json() for mode, figures in answer.modes.items()},
+    }
+
+
+def plan_json(
+    context: PlanContext, answer: HostsAnswer, sweep: Sequence[HostsAnswer] = ()
+) -> dict[str, Any]:
+    """The whole plan as one JSON object: the chosen host count's answer at the top level and,
+    for a sweep, every count's answer and the largest count that keeps AU >= 0.90."""
+    out = answer_json(context, answer)
+    out["compute"] = context.scenario.training.describe()
+    out["dataset"]["source"] = context.sizes_source
+    if sweep:
+        out["sweep"] = [
+            {
+                "hosts": a.hosts,
+                "recommended_mode": a.recommended_mode,
+                "modes": {m: f.to_json() for m, f in a.modes.items()},
+            }
+            for a in sweep
+        ]
+        out["max_hosts_au_0_90"] = {m: max_hosts_for_au(sweep, m) for m in MODES}
+    return out
+
+
+def _json_number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+# --- a run's measured figures as the same answer ----------------------------------------------
+
+
+def measured_answer(
+    scenario: Scenario, summary: dict[str, Any], hosts_table: Any, sizes: np.ndarray
+) -> tuple[HostsAnswer, Instance]:
+    """A live run's job figures per mode in the plan's shape, with the same rules and costs
+    (instance time at the preset or ``cluster.hourly_price``; requests at S3 list prices)."""
+    from bench import cost
+    from bench.config.profile import Instance, resolve_instance
+    from bench.errors import ScenarioError
+    from bench.report.rundata import settings_from_config
+
+    cluster = scenario.cluster
+    given = set(cluster.given)
+    try:
+        instance = resolve_instance(
+            cluster.instance,
+            nic_bps=cluster.nic_bandwidth_bps if "nic_bandwidth" in given else None,
+            local_nvme_gib=cluster.local_nvme_gib,
+            hourly_price=cluster.hourly_price if "hourly_price" in given else None,
+        )
+    except ScenarioError:
+        # A run needs no price to measure; its cost then counts requests only.
+        instance = Instance(
+            cluster.instance,
+            cluster.nic_bandwidth_bps,
+            cluster.local_nvme_gib or 0.0,
+            cluster.hourly_price,
+            source="scenario (not a preset)",
+        )
+    allowances = settings_from_config(scenario.report).allowances
+    largest = 0
+    if len(hosts_table) and "bytes" in hosts_table.columns:
+        largest = int(hosts_table.groupby("mode")["bytes"].max().max())
+    file_volume = capacity.size_volume(largest, allowances)
+    artifacts_volume = capacity.size_volume(0, allowances)
+    modes: dict[str, ModeAnswer] = {}
+    for mode, job in (summary.get("modes") or {}).items():
+        startup_s = float(job.get("startup_s", math.nan))
+        job_s = float(job.get("end_s", math.nan))
+        hosts = int(job.get("hosts", cluster.hosts))
+        gets, lists = int(job.get("gets", 0)), int(job.get("lists", 0))
+        modes[mode] = ModeAnswer(
+            starting_s=0.0,
+            downloading_s=startup_s,
+            startup_s=startup_s,
+            training_s=max(0.0, job_s - startup_s),
+            job_s=job_s,
+            billable_s=job_s,
+            au=float(job.get("au", math.nan)),
+            gets=gets,
+            lists=lists,
+            instance_usd=hosts * job_s / 3600 * instance.hourly_price,
+            request_usd=(gets * cost.GET_PER_1000 + lists * cost.LIST_PER_1000) / 1000,
+            volume_size_gb=(file_volume if mode == "file" else artifacts_volume).volume_gb,
+            epoch_s=float(job.get("epoch_s", math.nan)),
+        )
+    limit, limit_source = volume_limit(instance)
+    figures = DecisionFigures(
+        data_per_host_bytes=largest,
+        file_volume_gb=file_volume.volume_gb,
+        volume_limit_gb=limit,
+        volume_limit_source=limit_source,
+        median_object_bytes=float(np.median(sizes)) if np.asarray(sizes).size else 0.0,
+        epochs=scenario.training.epochs,
+        access=scenario.fastfile.access,
+        modes={m: a.figures() for m, a in modes.items()},
+        get_price_per_1000=cost.GET_PER_1000,
+        list_price_per_1000=cost.LIST_PER_1000,
+    )
+    answer = HostsAnswer(
+        cluster.hosts,
+        modes,
+        capacity.recommend_mode(figures),
+        largest,
+        file_volume,
+        artifacts_volume,
+    )
+    return answer, instance
