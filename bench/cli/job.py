@@ -136,3 +136,114 @@ def run_job_check(args: argparse.Namespace) -> int:
             "training.compute_rate in the sidecar for a floor under the job's time"
         )
     return 1 if any(finding.severity == "error" for finding in findings) else 0
+
+
+# --- stagebench plan JOB.json ------------------------------------------------------------------
+
+
+def is_job_file(path: Path) -> bool:
+    """``plan``'s positional argument names a job (JSON), not a scenario (TOML)."""
+    return path.suffix.lower() == ".json"
+
+
+def run_job_plan(args: argparse.Namespace) -> int:
+    """``stagebench plan JOB.json``: every channel planned, combined into the job's answer,
+    the plan folder and ``recommended-job.json`` written, the answers printed."""
+    import pandas as pd
+
+    from bench.analysis import jobplan
+    from bench.cli.common import endpoint_overrides, progress_from
+    from bench.config.job import (
+        CREATE,
+        DESCRIBE,
+        channel_scenarios,
+        load_job,
+        load_sidecar,
+        read_job_json,
+        recommended_job,
+    )
+    from bench.errors import StagebenchError
+    from bench.report.jobplan import RECOMMENDED_JOB, write_job_plan
+    from bench.run import results as results_io
+    from bench.units import format_bytes
+
+    if getattr(args, "instance", None):
+        raise StagebenchError(
+            f"--instance {args.instance}: a job's instance is its ResourceConfig.InstanceType; "
+            "change it in the job's JSON"
+        )
+    job_json = read_job_json(args.scenario)
+    job = load_job(args.scenario)
+    sidecar = load_sidecar(args.scenario, path=getattr(args, "sidecar", None))
+    scenarios = channel_scenarios(job, sidecar, overrides=endpoint_overrides(args) or None)
+    progress = progress_from(args)
+    phase = progress.phase("plan", total_objects=len(scenarios) * 2 + 1, unit="step")
+    try:
+        plan = jobplan.plan_job(
+            job,
+            scenarios,
+            counts=args.hosts,
+            results_root=args.results,
+            relist=args.relist,
+            progress=progress,
+            aws_profile=args.profile,
+            storage_profile=args.storage_profile,
+            on_channel=lambda _: phase.advance(objects=1),
+        )
+        recommended, changes = recommended_job(
+            job_json, source=str(args.scenario), **jobplan.recommendation_inputs(plan)
+        )
+        name = job.name or Path(job.source).stem
+        plan_dir = results_io.new_run_dir(args.results, f"{name}-plan")
+        written = write_job_plan(
+            plan_dir,
+            plan,
+            recommended=recommended,
+            changes=changes,
+            step=lambda _: phase.advance(objects=1),
+        )
+    finally:
+        phase.close()
+    if args.json:
+        document = jobplan.job_plan_json(
+            plan, changes=changes, recommended_path=str(plan_dir / RECOMMENDED_JOB)
+        )
+        print(results_io.json_text(document))
+        return 0
+
+    given, chosen = plan.as_given, plan.chosen.totals
+    kind_out = CREATE if job.kind == DESCRIBE else job.kind
+    training = plan.training.context
+    total = sum(channel.context.total_bytes for channel in plan.channels.values())
+    print(
+        f"Answers (plan of {job.source}: {job.kind}{f' {job.name}' if job.name else ''}; "
+        f"the model on {training.profile.name}, {len(plan.channels)} channels, "
+        f"{format_bytes(total)}; nothing measured)"
+    )
+    print(format_table(pd.DataFrame(jobplan.channel_rows(plan))))
+    print(
+        f"* the training channel, at {chosen.hosts} × {job.instance_type}; "
+        "first_step_s and reading_s in the recommended mode"
+    )
+    print()
+    print(format_table(pd.DataFrame(jobplan.totals_rows(plan))))
+    print(f"as given:    {jobplan.first_step_line(given)}")
+    print(f"recommended: {jobplan.first_step_line(chosen)}")
+    if plan.swept:
+        print()
+        print(format_table(pd.DataFrame(jobplan.sweep_rows(plan))))
+    print()
+    for finding in plan.findings:
+        print(finding.line())
+    print()
+    print(f"recommended job ({kind_out}):")
+    for line in changes:
+        print(f"  {line}")
+    print(
+        "assumed: File channels download one after another before the first step; Pipe and "
+        "FastFile stream at once; other channels: one validation pass per epoch"
+    )
+    print(f"plan: {plan_dir}")
+    print(f"report: {written[0]}  ({written[1].name}: self-contained)")
+    print(f"recommended job: {plan_dir / RECOMMENDED_JOB}  (changes: {written[3].name})")
+    return 0

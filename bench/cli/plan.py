@@ -70,6 +70,7 @@ def register(commands: Any) -> None:
         "--relist", action="store_true", help="list a dataset.uri again instead of its cache"
     )
     add_endpoint_options(plan)
+    plan.add_argument("--sidecar", type=Path, help="for a JOB.json: its sidecar TOML")
     add_common(plan)
     plan.set_defaults(func=cmd_plan)
 
@@ -124,6 +125,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from bench.report.plan import write_plan_report
     from bench.run import results as results_io
 
+    if args.scenario.suffix.lower() == ".json":  # a SageMaker training job
+        from bench.cli.job import run_job_plan
+
+        return run_job_plan(args)
     progress = progress_from(args)
     scenario = load_scenario(args.scenario, overrides=endpoint_overrides(args))
     sizes = planning.plan_sizes(
