@@ -407,9 +407,10 @@ def channel_notes(job: TrainingJob, training_channel: str) -> list[Finding]:
                 "channel",
                 "note",
                 "InputDataConfig",
-                f"{len(job.channels)} channels are planned one at a time (playing them at once "
+                f"{len(job.channels)} channels, each modelled on its own (playing them at once "
                 f"is not implemented); the training channel {training_channel!r} drives the "
-                "job's time, every File channel counts on the volume",
+                "job's time, every File channel counts on the volume and, in 'stagebench plan "
+                "JOB.json', adds its download before the first step",
             )
         )
     return notes

@@ -192,9 +192,7 @@ def plan_channels(
             progress=progress,
             aws_profile=aws_profile,
         )
-        context = plan_context(
-            item.scenario, sizes, sizes_source=source, profile=storage_profile
-        )
+        context = plan_context(item.scenario, sizes, sizes_source=source, profile=storage_profile)
         if len(counts) == 1:
             answers = [plan_hosts(context, counts[0])]
         else:
@@ -286,7 +284,8 @@ def recommend_at(
         answer = plan.answers[hosts]
         if answer.recommended_mode is not None:
             modes[name] = answer.recommended_mode
-            reasons[name] = answer.why()
+            # The rules' line begins with the mode's name, which the change line already says.
+            reasons[name] = answer.why().removeprefix(f"{MODE_NAMES[modes[name]]}: ")
         else:
             modes[name] = plan.given_mode
             reasons[name] = f"kept: {answer.recommendation.headline()}"
@@ -364,9 +363,7 @@ def plan_job(
         job_s_basis=f"modelled on {channels[training].context.profile.name}, the job as given",
         assignment=first.distribution.assignment,
     )
-    return JobPlan(
-        job, training, channels, allowances, asked, as_given, answers, chosen, findings
-    )
+    return JobPlan(job, training, channels, allowances, asked, as_given, answers, chosen, findings)
 
 
 # --- the answer back ------------------------------------------------------------------------
@@ -382,9 +379,16 @@ def recommendation_inputs(plan: JobPlan) -> dict[str, Any]:
     volume: int | None = totals.volume.volume_gb
     disk = local_disk_gib(plan.job.instance_type)
     if disk > 0:
-        # The local NVMe is the volume, used whole; a smaller VolumeSizeInGB changes nothing
-        # and a larger one is refused, so the job's own value stays.
+        # The local NVMe is the volume, used whole: VolumeSizeInGB does not size it, and one
+        # above the disk is refused, so only such a value changes.
         volume = None
+        given = plan.job.volume_size_gb
+        if given is not None and given > disk:
+            volume = math.floor(disk)
+            reasons["VolumeSizeInGB"] = (
+                f"{plan.job.instance_type} trains on its fixed local NVMe of {disk:g} GiB, and "
+                "SageMaker refuses a VolumeSizeInGB above it"
+            )
     else:
         files = ", ".join(totals.file_shards) or "none"
         reasons["VolumeSizeInGB"] = f"File channels ({files}): {totals.volume.formula()}"

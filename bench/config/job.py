@@ -430,6 +430,8 @@ def validate_job(raw: Mapping[str, Any], *, source: str = "job") -> str:
     """The kind of ``raw`` when it is a valid job; else one JobError listing every problem."""
     kind = detect_kind(raw)
     problems = job_problems(raw, kind)
+    if len(problems) == 1:
+        raise JobError(f"{source}: {problems[0]}", problems)
     if problems:
         shown_lines = problems[:MAX_PROBLEM_LINES]
         more = len(problems) - len(shown_lines)

@@ -140,8 +140,11 @@ def _document(plan: JobPlan, changes: Sequence[str]) -> Document:
     document.add(Table(format_frame(pd.DataFrame(jobplan.totals_rows(plan)))))
     document.add(
         Paragraph(
-            "As given: " + jobplan.first_step_line(plan.as_given) + ". Recommended: "
-            + jobplan.first_step_line(plan.chosen.totals) + "."
+            "As given: "
+            + jobplan.first_step_line(plan.as_given)
+            + ". Recommended: "
+            + jobplan.first_step_line(plan.chosen.totals)
+            + "."
         )
     )
     document.add(Heading(2, "Channels"))
