@@ -501,7 +501,7 @@ def totals_rows(plan: JobPlan) -> list[dict[str, Any]]:
                 "validation_s": totals.validation_s,
                 "job_s": totals.job_s,
                 "cost_usd": totals.cost_usd,
-                "VolumeSizeInGB": totals.volume.volume_gb,
+                "volume_needed_gb": totals.volume.volume_gb,
             }
         )
     return rows
