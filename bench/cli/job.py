@@ -141,11 +141,6 @@ def run_job_check(args: argparse.Namespace) -> int:
 # --- stagebench plan JOB.json ------------------------------------------------------------------
 
 
-def is_job_file(path: Path) -> bool:
-    """``plan``'s positional argument names a job (JSON), not a scenario (TOML)."""
-    return path.suffix.lower() == ".json"
-
-
 def run_job_plan(args: argparse.Namespace) -> int:
     """``stagebench plan JOB.json``: every channel planned, combined into the job's answer,
     the plan folder and ``recommended-job.json`` written, the answers printed."""
