@@ -104,12 +104,16 @@ def build_report(
     run: RunData, *, model_profile: str | None = None, phase: Phase | None = None
 ) -> tuple[Document, list[Path]]:
     """The report as a document (rendered by the caller) and the figure files it wrote."""
+    from bench.core import sharding
+
     facts = _facts(run, model_profile)
     document = Document(f"Capacity report: {run.name}")
-    for section in _SECTIONS:
-        document.add(*section(facts))
-        if phase is not None:
-            phase.advance(1)
+    # The answers, the skew table and its plot all need the same loads per strategy.
+    with sharding.remembered_loads():
+        for section in _SECTIONS:
+            document.add(*section(facts))
+            if phase is not None:
+                phase.advance(1)
     return document, facts.written
 
 
@@ -482,6 +486,14 @@ def _skew_rows(facts: Facts) -> pd.DataFrame | None:
 
 
 def _skew_section(facts: Facts) -> list[Any]:
+    from bench.core import sharding
+
+    # The table and the bytes-per-host plot need the same loads (an LPT of every object).
+    with sharding.remembered_loads():
+        return _skew_blocks(facts)
+
+
+def _skew_blocks(facts: Facts) -> list[Any]:
     import pandas as pd
 
     from bench.analysis import skew
