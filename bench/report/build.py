@@ -753,6 +753,8 @@ def _mode_section(facts: Facts) -> list[Any]:
 
 
 def _what_if_section(facts: Facts) -> list[Any]:
+    from bench.report import whatif
+
     blocks: list[Any] = [Heading(1, "What-ifs (model)")]
     if facts.what_ifs is None or facts.profile is None:
         return blocks + [Paragraph(f"No what-ifs: {facts.profile_note}.")]
@@ -769,8 +771,12 @@ def _what_if_section(facts: Facts) -> list[Any]:
         ),
         Table(format_frame(shown)),
     ]
-    if facts.what_if_notes:
-        blocks.append(bullets(["not shown: " + note for note in facts.what_if_notes]))
+    estimates = [n for n in facts.what_if_notes if n.startswith(whatif.SAMPLE_NOTE_START)]
+    if estimates:
+        blocks.append(Paragraph(estimates[0][0].upper() + estimates[0][1:] + "."))
+    others = [n for n in facts.what_if_notes if not n.startswith(whatif.SAMPLE_NOTE_START)]
+    if others:
+        blocks.append(bullets(["not shown: " + note for note in others]))
     return blocks
 
 
