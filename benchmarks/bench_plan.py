@@ -49,7 +49,7 @@ sigma = 0.5"""
 WRAPPER = """
 import json, resource, sys, time
 started = time.perf_counter()
-from bench.cli.main import main
+from bench.cli.app import main
 code = main(sys.argv[2:])
 seconds = time.perf_counter() - started
 rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

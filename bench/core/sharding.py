@@ -15,9 +15,10 @@ Everything is vectorised so that 10M objects on 1,024 hosts take a fraction of a
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import mmap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,6 +217,25 @@ def host_object_indices(host_of_object: np.ndarray, hosts: int) -> list[np.ndarr
     return np.split(order, np.cumsum(counts)[:-1])
 
 
+# (strategy, hosts, id of the sizes array) -> (the array, its loads), while remembering.
+_remembered: dict[tuple[str, int, int], tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] | None
+_remembered = None
+
+
+@contextlib.contextmanager
+def remembered_loads() -> Iterator[None]:
+    """Within the block, ``loads`` of the same array object, strategy and host count is worked
+    out once: a report's table and plot both need the LPT of millions of objects (seconds each).
+    The arrays must not be changed inside the block."""
+    global _remembered
+    outer = _remembered
+    _remembered = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
 def loads(strategy: str, sizes: np.ndarray, hosts: int) -> tuple[np.ndarray, np.ndarray]:
     """``(bytes_per_host, objects_per_host)`` under one of ``STRATEGIES``.
 
@@ -224,6 +244,19 @@ def loads(strategy: str, sizes: np.ndarray, hosts: int) -> tuple[np.ndarray, np.
     For ``uniform`` the object count is the number of byte-range pieces a host reads, since
     each piece costs a request just as a whole object does.
     """
+    if _remembered is None or not isinstance(sizes, np.ndarray):
+        return _loads(strategy, sizes, hosts)
+    key = (strategy, int(hosts), id(sizes))
+    found = _remembered.get(key)
+    # The array is kept with its loads, so its id cannot be reused by another array meanwhile.
+    if found is None or found[0] is not sizes:
+        found = (sizes, _loads(strategy, sizes, hosts))
+        _remembered[key] = found
+    bytes_per_host, objects_per_host = found[1]
+    return bytes_per_host.copy(), objects_per_host.copy()
+
+
+def _loads(strategy: str, sizes: np.ndarray, hosts: int) -> tuple[np.ndarray, np.ndarray]:
     sizes = _as_sizes(sizes)
     _check_hosts(hosts)
     if strategy == "fully-replicated":

@@ -104,12 +104,16 @@ def build_report(
     run: RunData, *, model_profile: str | None = None, phase: Phase | None = None
 ) -> tuple[Document, list[Path]]:
     """The report as a document (rendered by the caller) and the figure files it wrote."""
+    from bench.core import sharding
+
     facts = _facts(run, model_profile)
     document = Document(f"Capacity report: {run.name}")
-    for section in _SECTIONS:
-        document.add(*section(facts))
-        if phase is not None:
-            phase.advance(1)
+    # The answers, the skew table and its plot all need the same loads per strategy.
+    with sharding.remembered_loads():
+        for section in _SECTIONS:
+            document.add(*section(facts))
+            if phase is not None:
+                phase.advance(1)
     return document, facts.written
 
 
@@ -482,6 +486,14 @@ def _skew_rows(facts: Facts) -> pd.DataFrame | None:
 
 
 def _skew_section(facts: Facts) -> list[Any]:
+    from bench.core import sharding
+
+    # The table and the bytes-per-host plot need the same loads (an LPT of every object).
+    with sharding.remembered_loads():
+        return _skew_blocks(facts)
+
+
+def _skew_blocks(facts: Facts) -> list[Any]:
     import pandas as pd
 
     from bench.analysis import skew
@@ -741,6 +753,8 @@ def _mode_section(facts: Facts) -> list[Any]:
 
 
 def _what_if_section(facts: Facts) -> list[Any]:
+    from bench.report import whatif
+
     blocks: list[Any] = [Heading(1, "What-ifs (model)")]
     if facts.what_ifs is None or facts.profile is None:
         return blocks + [Paragraph(f"No what-ifs: {facts.profile_note}.")]
@@ -757,8 +771,12 @@ def _what_if_section(facts: Facts) -> list[Any]:
         ),
         Table(format_frame(shown)),
     ]
-    if facts.what_if_notes:
-        blocks.append(bullets(["not shown: " + note for note in facts.what_if_notes]))
+    estimates = [n for n in facts.what_if_notes if n.startswith(whatif.SAMPLE_NOTE_START)]
+    if estimates:
+        blocks.append(Paragraph(estimates[0][0].upper() + estimates[0][1:] + "."))
+    others = [n for n in facts.what_if_notes if not n.startswith(whatif.SAMPLE_NOTE_START)]
+    if others:
+        blocks.append(bullets(["not shown: " + note for note in others]))
     return blocks
 
 

@@ -44,6 +44,8 @@ class Variant:
     nic_bps: float
     distribution: str
     assignment: str
+    # Keys a FastFile host lists (the prefix): the whole dataset's, also for a sample of it.
+    listed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ class ModelContext:
     instances: dict[str, Instance]
     scenario: Scenario
     volume_gb: int  # File mode's volume per host (the report's recommendation)
+
+
+SAMPLE_OBJECTS = 500_000
+"""Above this many objects a what-if is modelled on every k-th object, so that at most this
+many remain: each what-if is a whole model run, and a plan of millions of objects has five."""
+
+
+SAMPLE_NOTE_START = "what-ifs estimated from a sample"
 
 
 def model_available() -> bool:
@@ -197,7 +207,8 @@ def model_variant(variant: Variant, context: ModelContext) -> dict[str, JobFigur
     varied = dataclasses.replace(
         scenario, cluster=dataclasses.replace(scenario.cluster, nic_bandwidth_bps=variant.nic_bps)
     )
-    storage = scenario_storage(profile, varied, keys_in_bucket=int(variant.sizes.size))
+    listed = int(variant.sizes.size if variant.listed is None else variant.listed)
+    storage = scenario_storage(profile, varied, keys_in_bucket=listed)
     instance = context.instances.get(variant.instance)
     if instance is not None and instance.local_nvme_gib > 0:
         # Local NVMe: far faster than the NIC; the volume is not the limit.
@@ -212,6 +223,8 @@ def model_variant(variant: Variant, context: ModelContext) -> dict[str, JobFigur
         assignment=variant.assignment,
         modes=MODES,
     )
+    if variant.listed is not None:
+        arguments["prefix_objects"] = listed
     results = model_job(storage=storage, **arguments)
     return {mode: result.job() for mode, result in results.items()}
 
@@ -225,18 +238,34 @@ def what_if_table(
     known: dict[str, dict[str, JobFigures]] | None = None,
     on_variant: Any = None,
     workers: int = 1,
+    sample_objects: int | None = SAMPLE_OBJECTS,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per (what-if, mode): startup, job time and cost as the model predicts them.
 
     ``known`` holds figures already modelled, by what-if name (a plan's baseline), so they are
     not modelled twice; ``on_variant(name)`` is called as each variant is modelled;
-    ``workers`` > 1 models the variants on that many processes.
+    ``workers`` > 1 models the variants on that many processes. Above ``sample_objects``
+    objects the baseline stays exact and each what-if is the baseline scaled by what the model
+    gives on a sample (``sampled``, ``scaled``); a note in the returned notes says so.
     """
     import pandas as pd
 
     found, notes = variants(sizes, context, container_bytes=container_bytes, baseline=baseline)
     modelled_by_name = dict(known or {})
-    todo = [v for v in found if v.name not in modelled_by_name]
+    step = sample_step(int(np.asarray(sizes).size), sample_objects)
+    if step > 1:
+        if baseline not in modelled_by_name:
+            if on_variant is not None:
+                on_variant(baseline)
+            modelled_by_name[baseline] = model_variant(found[0], context)
+        notes.append(sample_note(int(np.asarray(sizes).size), step))
+        # A what-if of few objects (a repack into a few containers) is modelled exactly.
+        estimated = [v for v in found[1:] if v.sizes.size > sample_objects]
+        exact = [v for v in found[1:] if v.sizes.size <= sample_objects]
+        todo = [sampled(found[0], step, found[0], name=f"{baseline} (sample)")]
+        todo += [sampled(v, step, found[0]) for v in estimated] + exact
+    else:
+        todo = [v for v in found if v.name not in modelled_by_name]
     if workers > 1 and len(todo) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -250,12 +279,20 @@ def what_if_table(
                 if on_variant is not None:
                     on_variant(name)
                 modelled_by_name[name] = future.result()
-    rows: list[dict[str, Any]] = []
-    for variant in found:
+    for variant in todo:
         if variant.name not in modelled_by_name:
             if on_variant is not None:
                 on_variant(variant.name)
             modelled_by_name[variant.name] = model_variant(variant, context)
+    if step > 1:
+        base_sample = modelled_by_name.pop(f"{baseline} (sample)")
+        for variant in estimated:
+            modelled_by_name[variant.name] = {
+                mode: scaled(figures, base_sample[mode], modelled_by_name[baseline][mode])
+                for mode, figures in modelled_by_name[variant.name].items()
+            }
+    rows: list[dict[str, Any]] = []
+    for variant in found:
         modelled = modelled_by_name[variant.name]
         for mode, figures in modelled.items():
             instance_usd, request_usd = cost_usd(
@@ -287,6 +324,63 @@ def what_if_table(
                 }
             )
     return pd.DataFrame(rows), notes
+
+
+def sample_step(objects: int, sample_objects: int | None) -> int:
+    """Every how many objects a what-if's sample keeps one (1: no sample)."""
+    if not sample_objects or objects <= sample_objects:
+        return 1
+    return -(-objects // sample_objects)
+
+
+def sample_note(objects: int, step: int) -> str:
+    """The sentence that says the what-ifs are an estimate from a sample."""
+    return (
+        f"{SAMPLE_NOTE_START}: above {SAMPLE_OBJECTS:,} objects a what-if is "
+        f"modelled on one object in every {step} ({-(-objects // step):,} of {objects:,}, the "
+        "listing still of every key) beside the baseline on the same sample; its startup, "
+        "training time, epoch and requests are the exact baseline's times the ratio between "
+        "the two, and its AU is the sample's. The baseline row is exact"
+    )
+
+
+def sampled(variant: Variant, step: int, base: Variant, *, name: str | None = None) -> Variant:
+    """The variant on every ``step``-th object: a systematic sample in key order, which keeps
+    the size distribution. The byte-balanced layout is laid out again from the baseline's
+    sample (a sample of a layout dealt to the hosts would not stay balanced when dealt again);
+    a repack keeps every ``step``-th container."""
+    if variant.assignment != base.assignment or variant.name == "byte-balanced layout":
+        sizes = snake_layout(base.sizes[::step], variant.hosts)
+    else:
+        sizes = np.ascontiguousarray(variant.sizes[::step])
+    listed = int(variant.sizes.size if variant.listed is None else variant.listed)
+    return dataclasses.replace(variant, name=name or variant.name, sizes=sizes, listed=listed)
+
+
+def scaled(figures: JobFigures, base_sample: JobFigures, base: JobFigures) -> JobFigures:
+    """A what-if's figures at full scale: the exact baseline's times the ratio the sample
+    gives between the what-if and the baseline, startup and training apart (they grow
+    differently with the data); AU and stall as the sample has them."""
+
+    def ratio(value: float, of_sample: float, exact: float) -> float:
+        if not (finite(value) and finite(of_sample) and finite(exact)) or of_sample <= 0:
+            return value
+        return exact * value / of_sample
+
+    startup = ratio(figures.startup_s, base_sample.startup_s, base.startup_s)
+    training = ratio(
+        figures.end_s - figures.startup_s,
+        base_sample.end_s - base_sample.startup_s,
+        base.end_s - base.startup_s,
+    )
+    return dataclasses.replace(
+        figures,
+        startup_s=startup,
+        end_s=startup + training,
+        epoch_s=ratio(figures.epoch_s, base_sample.epoch_s, base.epoch_s),
+        gets=round(ratio(figures.gets, base_sample.gets, base.gets)),
+        lists=round(ratio(figures.lists, base_sample.lists, base.lists)),
+    )
 
 
 def cost_usd(

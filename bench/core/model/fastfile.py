@@ -112,8 +112,22 @@ def fastfile_epoch(
             for number, piece in enumerate(pieces):
                 values = getattr(piece, name)
                 array[number * block : number * block + values.shape[0], : values.shape[1]] = values
-        joined[name] = np.ascontiguousarray(array.T)
+        joined[name] = transposed(array)
     return FastFileEpoch(**joined)
+
+
+# Columns of a (rows, steps) array transposed at once: the tile's source rows stay in cache
+# and in the TLB, where one whole-array copy touches a fresh page for almost every element.
+_TRANSPOSE_TILE = 2048
+
+
+def transposed(array: np.ndarray) -> np.ndarray:
+    """``array.T`` as a C-contiguous copy, made tile by tile (same values, several times
+    faster than ``np.ascontiguousarray(array.T)`` for a few dozen rows of many steps)."""
+    out = np.empty((array.shape[1], array.shape[0]), dtype=array.dtype)
+    for start in range(0, array.shape[1], _TRANSPOSE_TILE):
+        out[start : start + _TRANSPOSE_TILE] = array[:, start : start + _TRANSPOSE_TILE].T
+    return out
 
 
 def whole_objects(flat: np.ndarray, params: PathParams) -> np.ndarray:
