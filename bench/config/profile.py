@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -204,8 +205,45 @@ def parse_profile(text: str, *, path: Path) -> Profile:
     return build_profile(raw, path=path)
 
 
-def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
-    """Validate a parsed profile: unknown sections and keys, types, minimums, the version."""
+def _numbers(
+    path: Path, section: str, keys: Mapping[str, tuple[float, float, bool]], given: dict[str, Any]
+) -> dict[tuple[str, str], float]:
+    """The numeric keys of one section, each checked against its bounds."""
+    values: dict[tuple[str, str], float] = {}
+    for key, (minimum, maximum, required) in keys.items():
+        if key not in given:
+            if required:
+                raise ProfileError(f"{path}: {section}.{key} is missing; it is required")
+            continue
+        value = given[key]
+        allowed = f">= {minimum:g} and <= {maximum:g}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProfileError(
+                f"{path}: {section}.{key} = {shown(value)}: must be a number {allowed}"
+            )
+        whole = (section, key) in _WHOLE
+        # NaN fails both comparisons; an int too big for a float fails the second.
+        if not minimum <= value <= maximum or (whole and not isinstance(value, int)):
+            kind = "a whole number" if whole else "a finite number"
+            raise ProfileError(
+                f"{path}: {section}.{key} = {shown(value)}: must be {kind} {allowed}"
+            )
+        values[(section, key)] = float(value)
+    return values
+
+
+def _texts(path: Path, section: str, given: dict[str, Any]) -> dict[tuple[str, str], str]:
+    values: dict[tuple[str, str], str] = {}
+    for s, key in _TEXT:
+        if s == section and key in given:
+            if not isinstance(given[key], str):
+                raise ProfileError(f"{path}: {section}.{key} = {given[key]!r}: must be text")
+            values[(section, key)] = given[key]
+    return values
+
+
+def _values(raw: dict[str, Any], path: Path) -> dict[tuple[str, str], Any]:
+    """Every (section, key) the profile gives, checked: known, typed and within bounds."""
     unknown = sorted(set(raw) - set(_SCHEMA))
     if unknown:
         raise ProfileError(f"{path}: unknown section [{unknown[0]}]; allowed: {', '.join(_SCHEMA)}")
@@ -221,39 +259,29 @@ def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
                 f"{path}: unknown key {section}.{extra[0]}; allowed in [{section}]: "
                 f"{', '.join(allowed)}"
             )
-        for key, (minimum, maximum, required) in keys.items():
-            if key not in given:
-                if required:
-                    raise ProfileError(f"{path}: {section}.{key} is missing; it is required")
-                continue
-            value = given[key]
-            allowed = f">= {minimum:g} and <= {maximum:g}"
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ProfileError(
-                    f"{path}: {section}.{key} = {shown(value)}: must be a number {allowed}"
-                )
-            whole = (section, key) in _WHOLE
-            # NaN fails both comparisons; an int too big for a float fails the second.
-            if not minimum <= value <= maximum or (whole and not isinstance(value, int)):
-                kind = "a whole number" if whole else "a finite number"
-                raise ProfileError(
-                    f"{path}: {section}.{key} = {shown(value)}: must be {kind} {allowed}"
-                )
-            values[(section, key)] = float(value)
-        for s, key in _TEXT:
-            if s == section and key in given:
-                if not isinstance(given[key], str):
-                    raise ProfileError(f"{path}: {section}.{key} = {given[key]!r}: must be text")
-                values[(section, key)] = given[key]
+        values.update(_numbers(path, section, keys, given))
+        values.update(_texts(path, section, given))
+    return values
+
+
+def _check_version(path: Path, values: Mapping[tuple[str, str], Any]) -> None:
     version = int(values[("profile", "version")])
     if version != PROFILE_VERSION:
         raise ProfileError(
             f"{path}: profile.version = {version}: this stagebench reads version "
             f"{PROFILE_VERSION}; regenerate it with 'stagebench calibrate'"
         )
+
+
+def _volume_kind(path: Path, values: Mapping[tuple[str, str], Any]) -> str:
     kind = values.get(("volume", "kind"), "none")
     if kind not in VOLUME_KINDS:
         raise ProfileError(f"{path}: volume.kind = {kind!r}: allowed: {', '.join(VOLUME_KINDS)}")
+    return kind
+
+
+def _latency_s(path: Path, values: Mapping[tuple[str, str], Any]) -> tuple[float, float, float]:
+    """First-byte p50, p90, p99 in seconds; a missing percentile is the one below it."""
     p50 = values[("latency", "first_byte_p50_ms")] / 1e3
     p90 = values.get(("latency", "first_byte_p90_ms"), p50 * 1e3) / 1e3
     p99 = values.get(("latency", "first_byte_p99_ms"), p90 * 1e3) / 1e3
@@ -262,6 +290,15 @@ def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
             f"{path}: latency percentiles must not decrease: p50 {p50 * 1e3:g} ms, "
             f"p90 {p90 * 1e3:g} ms, p99 {p99 * 1e3:g} ms"
         )
+    return p50, p90, p99
+
+
+def build_profile(raw: dict[str, Any], *, path: Path) -> Profile:
+    """Validate a parsed profile: unknown sections and keys, types, minimums, the version."""
+    values = _values(raw, path)
+    _check_version(path, values)
+    kind = _volume_kind(path, values)
+    p50, p90, p99 = _latency_s(path, values)
 
     def get(section: str, key: str) -> float:
         return float(values.get((section, key), 0.0))

@@ -705,10 +705,10 @@ def load_scenario(path: str | Path, *, overrides: Mapping[str, Any] | None = Non
     return build_scenario(raw, path=path, overrides=overrides)
 
 
-def build_scenario(
-    raw: Mapping[str, Any], *, path: Path, overrides: Mapping[str, Any] | None = None
-) -> Scenario:
-    """Validate an already-parsed scenario mapping (used by load_scenario and by tests)."""
+def _merged(
+    raw: Mapping[str, Any], path: Path, overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The parsed scenario with command-line ``overrides`` laid over it; only known sections."""
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
@@ -718,10 +718,41 @@ def build_scenario(
         raise ScenarioError(
             f"{path}: unknown section [{unknown[0]}]; allowed: {', '.join(_SCHEMA)}"
         )
-    sections = {name: _section(path, raw, name) for name in _SCHEMA}
-    ds, cl, dist, st = (sections[k] for k in ("dataset", "cluster", "distribution", "storage"))
+    return raw
 
-    # Dataset: exactly one of synthetic sizes, a manifest, or an existing s3:// prefix.
+
+def _s3_location(path: Path, uri: str) -> tuple[str, str]:
+    try:
+        return parse_s3_uri(uri)
+    except ValueError as exc:
+        raise _fail(path, "dataset.uri", uri, str(exc)) from exc
+
+
+def _manifest_file(path: Path, manifest: str) -> Path:
+    """The manifest's path, relative to the scenario file's folder."""
+    resolved = (path.parent / manifest).resolve()
+    if not resolved.exists():
+        raise _fail(path, "dataset.manifest", manifest, f"file not found ({resolved})")
+    # A key,size .csv/.parquet, an S3 Inventory manifest.json (or its folder) or a saved
+    # 'aws s3 ls --recursive' listing: bench.sources tells them apart when it reads them.
+    return resolved
+
+
+def _synthetic_sizes(path: Path, ds: Mapping[str, Any]) -> dict[str, Any]:
+    if ds["objects"] is None:
+        raise ScenarioError(f"{path}: dataset.objects is required for synthetic sizes")
+    sizes = _convert_size_spec(path, ds["sizes"], "dataset.sizes")
+    from bench.core.sizes import check_size_spec
+
+    try:
+        check_size_spec(sizes, name="dataset.sizes")
+    except ValueError as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+    return sizes
+
+
+def _dataset(path: Path, ds: Mapping[str, Any]) -> DatasetConfig:
+    """Exactly one of synthetic sizes, a manifest, or an existing s3:// prefix."""
     sources = [k for k in ("sizes", "manifest", "uri") if ds[k] is not None]
     if len(sources) != 1:
         raise ScenarioError(
@@ -734,32 +765,29 @@ def build_scenario(
     bucket, prefix = ds["bucket"], ds["prefix"]
     if ds["uri"] is not None:
         source = "s3"
-        try:
-            bucket, prefix = parse_s3_uri(ds["uri"])
-        except ValueError as exc:
-            raise _fail(path, "dataset.uri", ds["uri"], str(exc)) from exc
+        bucket, prefix = _s3_location(path, ds["uri"])
     elif ds["manifest"] is not None:
         source = "manifest"
-        manifest = (path.parent / ds["manifest"]).resolve()
-        if not manifest.exists():
-            raise _fail(path, "dataset.manifest", ds["manifest"], f"file not found ({manifest})")
-        # A key,size .csv/.parquet, an S3 Inventory manifest.json (or its folder) or a saved
-        # 'aws s3 ls --recursive' listing: bench.sources tells them apart when it reads them.
+        manifest = _manifest_file(path, ds["manifest"])
     else:
         source = "synthetic"
-        if ds["objects"] is None:
-            raise ScenarioError(f"{path}: dataset.objects is required for synthetic sizes")
-        sizes = _convert_size_spec(path, ds["sizes"], "dataset.sizes")
-        from bench.core.sizes import check_size_spec
-
-        try:
-            check_size_spec(sizes, name="dataset.sizes")
-        except ValueError as exc:
-            raise ScenarioError(f"{path}: {exc}") from exc
+        sizes = _synthetic_sizes(path, ds)
     if prefix is None:
         prefix = f"{path.stem}/"
-    prefix = dataset_prefix(prefix)
+    return DatasetConfig(
+        source=source,
+        bucket=bucket,
+        prefix=dataset_prefix(prefix),
+        channel=ds["channel"],
+        objects=ds["objects"] or 0,
+        seed=ds["seed"],
+        sizes=sizes,
+        manifest=manifest,
+        unsafe_keys=ds["unsafe_keys"],
+    )
 
+
+def _storage(path: Path, st: Mapping[str, Any]) -> StorageConfig:
     endpoint = st["endpoint"]
     if endpoint is None:
         from bench.s3.endpoint import default_endpoint_spec
@@ -767,23 +795,55 @@ def build_scenario(
         endpoint = default_endpoint_spec(st["profile"])
     if endpoint not in ("embedded", "aws") and not endpoint.startswith(("http://", "https://")):
         raise _fail(path, "storage.endpoint", endpoint, "allowed: embedded, aws, or an http(s) URL")
+    volume_root = st["volume_root"]
+    return StorageConfig(
+        endpoint=endpoint,
+        region=st["region"],
+        profile=st["profile"],
+        sign_requests=st["sign_requests"],
+        checksum_validation=st["checksum_validation"],
+        max_attempts=st["max_attempts"],
+        verify_etag=st["verify_etag"],
+        volume_root=Path(volume_root) if volume_root else None,
+    )
 
-    if dist["type"] == "ShardedByS3Key" and source == "synthetic" and cl["hosts"] > ds["objects"]:
-        import warnings
 
-        warnings.warn(
-            f"{path}: {cl['hosts']} hosts but only {ds['objects']} objects under ShardedByS3Key: "
-            f"{cl['hosts'] - ds['objects']} hosts get nothing and are still billed",
-            stacklevel=2,
-        )
+def _warn_idle_hosts(
+    path: Path, dataset: DatasetConfig, cl: Mapping[str, Any], dist: Mapping[str, Any]
+) -> None:
+    sharded = dist["type"] == "ShardedByS3Key" and dataset.source == "synthetic"
+    if not sharded or cl["hosts"] <= dataset.objects:
+        return
+    import warnings
 
+    # stacklevel 3: the warning points at build_scenario's caller.
+    warnings.warn(
+        f"{path}: {cl['hosts']} hosts but only {dataset.objects} objects under "
+        f"ShardedByS3Key: {cl['hosts'] - dataset.objects} hosts get nothing and are still billed",
+        stacklevel=3,
+    )
+
+
+def _cluster(path: Path, cl: Mapping[str, Any], raw: Mapping[str, Any]) -> ClusterConfig:
     if cl["volume_size_gb"] > 16 * 1024:
         raise _fail(
             path, "cluster.volume_size_gb", cl["volume_size_gb"], "gp2 volumes are 1 to 16384 GB"
         )
-    name = sections["scenario"]["name"] or path.stem
-    volume_root = st["volume_root"]
-    tr = sections["training"]
+    return ClusterConfig(
+        hosts=cl["hosts"],
+        concurrency=cl["concurrency"],
+        nic_bandwidth_bps=cl["nic_bandwidth"],
+        first_byte_latency_s=cl["first_byte_latency_ms"] / 1000.0,
+        instance=cl["instance"],
+        hourly_price=cl["hourly_price"],
+        volume_size_gb=cl["volume_size_gb"],
+        local_nvme_gib=cl["local_nvme_gib"],
+        given=tuple(k for k in _SCHEMA["cluster"] if k in (raw.get("cluster") or {})),
+    )
+
+
+def _compute(path: Path, tr: Mapping[str, Any], raw: Mapping[str, Any]) -> tuple[str, float]:
+    """(unit, rate) of the training compute: bytes/s, objects/s, step_time or none."""
     compute_unit, compute_rate = tr["compute_rate"]
     training_given = raw.get("training") or {}
     if tr["step_time"] is not None or tr["batch_objects"] is not None:
@@ -798,62 +858,52 @@ def build_scenario(
                 f"{path}: give training.compute_rate or training.step_time with "
                 "training.batch_objects, not both"
             )
-        compute_unit, compute_rate = "step_time", tr["batch_objects"] / tr["step_time"]
-    elif compute_unit == "bytes/s" and compute_rate == 0:
-        compute_unit = "none"
+        return "step_time", tr["batch_objects"] / tr["step_time"]
+    if compute_unit == "bytes/s" and compute_rate == 0:
+        return "none", compute_rate
+    return compute_unit, compute_rate
+
+
+def _training(path: Path, tr: Mapping[str, Any], raw: Mapping[str, Any]) -> TrainingConfig:
+    compute_unit, compute_rate = _compute(path, tr, raw)
     objects_per_s = compute_rate if compute_unit in ("objects/s", "step_time") else 0.0
+    return TrainingConfig(
+        epochs=tr["epochs"],
+        compute_bps=compute_rate if compute_unit == "bytes/s" else 0.0,
+        step_bytes=tr["step_bytes"],
+        shuffle_seed=tr["shuffle_seed"],
+        barrier=tr["barrier"],
+        verify=tr["verify"],
+        readers=tr["readers"],
+        compute_objects_per_s=objects_per_s,
+        compute_unit=compute_unit,
+        step_time_s=tr["step_time"] or 0.0,
+        batch_objects=tr["batch_objects"] or 0,
+    )
+
+
+def build_scenario(
+    raw: Mapping[str, Any], *, path: Path, overrides: Mapping[str, Any] | None = None
+) -> Scenario:
+    """Validate an already-parsed scenario mapping (used by load_scenario and by tests)."""
+    raw = _merged(raw, path, overrides)
+    sections = {name: _section(path, raw, name) for name in _SCHEMA}
+    dataset = _dataset(path, sections["dataset"])
+    storage = _storage(path, sections["storage"])
+    _warn_idle_hosts(path, dataset, sections["cluster"], sections["distribution"])
+    cluster = _cluster(path, sections["cluster"], raw)
+    dist = sections["distribution"]
     return Scenario(
-        name=name,
+        name=sections["scenario"]["name"] or path.stem,
         path=path,
-        dataset=DatasetConfig(
-            source=source,
-            bucket=bucket,
-            prefix=prefix,
-            channel=ds["channel"],
-            objects=ds["objects"] or 0,
-            seed=ds["seed"],
-            sizes=sizes,
-            manifest=manifest,
-            unsafe_keys=ds["unsafe_keys"],
-        ),
-        cluster=ClusterConfig(
-            hosts=cl["hosts"],
-            concurrency=cl["concurrency"],
-            nic_bandwidth_bps=cl["nic_bandwidth"],
-            first_byte_latency_s=cl["first_byte_latency_ms"] / 1000.0,
-            instance=cl["instance"],
-            hourly_price=cl["hourly_price"],
-            volume_size_gb=cl["volume_size_gb"],
-            local_nvme_gib=cl["local_nvme_gib"],
-            given=tuple(k for k in _SCHEMA["cluster"] if k in (raw.get("cluster") or {})),
-        ),
+        dataset=dataset,
+        cluster=cluster,
         distribution=DistributionConfig(type=dist["type"], assignment=dist["assignment"]),
-        storage=StorageConfig(
-            endpoint=endpoint,
-            region=st["region"],
-            profile=st["profile"],
-            sign_requests=st["sign_requests"],
-            checksum_validation=st["checksum_validation"],
-            max_attempts=st["max_attempts"],
-            verify_etag=st["verify_etag"],
-            volume_root=Path(volume_root) if volume_root else None,
-        ),
+        storage=storage,
         modes=sections["modes"]["run"],
         pipe=PipeConfig(**sections["pipe"]),
         fastfile=FastFileConfig(**sections["fastfile"]),
-        training=TrainingConfig(
-            epochs=tr["epochs"],
-            compute_bps=compute_rate if compute_unit == "bytes/s" else 0.0,
-            step_bytes=tr["step_bytes"],
-            shuffle_seed=tr["shuffle_seed"],
-            barrier=tr["barrier"],
-            verify=tr["verify"],
-            readers=tr["readers"],
-            compute_objects_per_s=objects_per_s,
-            compute_unit=compute_unit,
-            step_time_s=tr["step_time"] or 0.0,
-            batch_objects=tr["batch_objects"] or 0,
-        ),
+        training=_training(path, sections["training"], raw),
         execution=ExecutionConfig(**sections["execution"]),
         report=_report(raw, sections["report"]),
         platform=sections["platform"]["name"],

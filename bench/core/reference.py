@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -203,138 +204,212 @@ def _burst_waits(shards, storage, params, training, reading, replicated) -> list
     return waits
 
 
-def _simulate_mode(mode, shards, storage, params, training, reading, barrier, listed, replicated):
-    hosts = len(shards)
-    waits_burst = _burst_waits(shards, storage, params, training, reading, replicated)
-    startup = [0.0] * hosts
-    result = {k: [] for k in ("epoch_start", "epoch_end", "compute", "stall", "barrier")}
-    gets = [0] * hosts
-    lists = [0] * hosts
-    begin = [0.0] * hosts
-    if mode == "file":
-        for h, objects in enumerate(shards):
-            link = _Host(storage, reading, volume=True, verify=params.verify_etag)
-            free = [0.0] * max(1, params.concurrency)
-            heapq.heapify(free)
-            last = 0.0
-            for size in objects:
-                start = heapq.heappop(free)
-                end = start if size == 0 else link.get(start, size)[1]
-                heapq.heappush(free, end)
-                last = max(last, end)
-            startup[h] = last
-            gets[h] = len(objects)
-        begin = list(startup)
-    elif mode == "fastfile":
-        pages = max(1, math.ceil(listed / LIST_PAGE_KEYS))
-        stretch = max(1.0, reading / storage.list_parallel) if storage.list_parallel > 0 else 1.0
-        alone = 0.0
-        for page in range(pages):  # every page full but the last
-            keys = min(LIST_PAGE_KEYS, listed - page * LIST_PAGE_KEYS)
-            alone += storage.list_page_s - (LIST_PAGE_KEYS - keys) * storage.list_key_s
-        begin = [max(alone, 0.0) * stretch] * hosts
-        lists = [pages] * hosts
-    lanes = max(1, min(training.readers, max((len(s) for s in shards), default=0)))
-    lane_training = training
-    if lanes > 1:
-        lane_training = Training(
-            epochs=training.epochs,
-            compute_bps=training.compute_bps,
-            step_bytes=max(1, training.step_bytes // lanes),
-            barrier=training.barrier,
-            shuffle_seed=training.shuffle_seed,
+@dataclass(frozen=True)
+class _Case:
+    """What every epoch of one mode reads from: the shards and the job around them."""
+
+    shards: list[list[int]]
+    storage: Storage
+    params: PathParams
+    training: Training
+    reading: int  # hosts that read anything (they share the endpoint)
+    barrier: bool
+
+
+@dataclass(frozen=True)
+class _Epoch:
+    """One epoch per host: when it started and ended, and where the time went."""
+
+    starts: list[float]
+    ends: list[float]
+    compute: list[float]
+    waits: list[float]  # at the step barrier
+    late: list[float]  # compute steps held past their length by the consumer's timer
+    gets: list[int]
+
+
+def _file_download(case: _Case) -> tuple[list[float], list[int]]:
+    """File mode's download to the volume before training: (startup, GETs) per host, each
+    host's objects list-scheduled over its connections."""
+    startup, gets = [], []
+    for objects in case.shards:
+        link = _Host(case.storage, case.reading, volume=True, verify=case.params.verify_etag)
+        free = [0.0] * max(1, case.params.concurrency)
+        heapq.heapify(free)
+        last = 0.0
+        for size in objects:
+            start = heapq.heappop(free)
+            end = start if size == 0 else link.get(start, size)[1]
+            heapq.heappush(free, end)
+            last = max(last, end)
+        startup.append(last)
+        gets.append(len(objects))
+    return startup, gets
+
+
+def _fastfile_listing(case: _Case, listed: int) -> tuple[list[float], list[int]]:
+    """FastFile's listing of the prefix before the first read: (seconds, LIST pages) per host."""
+    storage = case.storage
+    pages = max(1, math.ceil(listed / LIST_PAGE_KEYS))
+    stretch = max(1.0, case.reading / storage.list_parallel) if storage.list_parallel > 0 else 1.0
+    alone = 0.0
+    for page in range(pages):  # every page full but the last
+        keys = min(LIST_PAGE_KEYS, listed - page * LIST_PAGE_KEYS)
+        alone += storage.list_page_s - (LIST_PAGE_KEYS - keys) * storage.list_key_s
+    hosts = len(case.shards)
+    return [max(alone, 0.0) * stretch] * hosts, [pages] * hosts
+
+
+def _stepped(case: _Case, avail, compute, starts, gets) -> _Epoch:
+    """An epoch whose steps wait for data ready at ``avail`` (File and Pipe)."""
+    ends, compute_s, waits = _run_steps(avail, compute, starts, case.barrier, case.storage)
+    late = [sum(_held(c, case.storage) - c for c in host_compute) for host_compute in compute]
+    return _Epoch(starts, ends, compute_s, waits, late, gets)
+
+
+def _file_epoch(case: _Case, epoch: int, begin: list[float]) -> _Epoch:
+    """Training from the volume: each step's data is read from it at its read rate."""
+    training, rate = case.training, case.storage.volume_read_bps
+    avail, compute, starts = [], [], []
+    for h, objects in enumerate(case.shards):
+        ordered = _order(objects, training.shuffle_seed, epoch)
+        steps = _steps(sum(ordered), training.step_bytes, training.compute_bps)
+        avail.append([begin[h] + (p / rate if rate > 0 else 0.0) for p, _ in steps])
+        compute.append([c for _, c in steps])
+        starts.append(begin[h])
+    return _stepped(case, avail, compute, starts, [0] * len(case.shards))
+
+
+def _pipe_hosts_epoch(
+    case: _Case, epoch: int, begin: list[float], burst_waits: list[float]
+) -> _Epoch:
+    training = case.training
+    avail, compute, starts, gets = [], [], [], []
+    for h, objects in enumerate(case.shards):
+        ordered = _order(objects, training.shuffle_seed, epoch)
+        origin = begin[h] if epoch else 0.0
+        first, a = _pipe_epoch(
+            ordered, case.storage, case.params, training, case.reading, origin, burst_waits[h]
         )
-    for epoch in range(training.epochs):
-        avail, compute, starts = [], [], []
-        paced, lane_starts, lane_fetch = [], [], []
-        for h, objects in enumerate(shards):
-            ordered = _order(objects, training.shuffle_seed, epoch)
-            if mode == "file":
-                steps = _steps(sum(ordered), training.step_bytes, training.compute_bps)
-                rate = storage.volume_read_bps
-                avail.append([begin[h] + (p / rate if rate > 0 else 0.0) for p, _ in steps])
-                compute.append([c for _, c in steps])
-                starts.append(begin[h])
-            elif mode == "pipe":
-                origin = begin[h] if epoch else 0.0
-                first, a = _pipe_epoch(
-                    ordered, storage, params, training, reading, origin, waits_burst[h]
-                )
-                avail.append(a)
-                compute.append(
-                    [c for _, c in _steps(sum(ordered), training.step_bytes, training.compute_bps)]
-                )
-                starts.append(first if epoch == 0 else begin[h])
-                gets[h] += len(ordered)
-            else:
-                # Each reader is a lane: files i, i + lanes, ... of the epoch's order, paced as
-                # if the consumer served it alone (steps of step_bytes // lanes at the full
-                # compute rate), on 1/lanes of the host's clocks.
-                sharing = 1 if barrier else reading
-                firsts = []
-                for lane in range(lanes):
-                    mine = ordered[lane::lanes]
-                    first, ends, cs, reqs, nbytes, n, checked = _fastfile_epoch(
-                        mine, storage, params, lane_training, sharing, begin[h], lanes
-                    )
-                    paced.append((ends, cs, reqs, nbytes, checked))
-                    lane_starts.append(first if epoch == 0 else begin[h])
-                    lane_fetch.append(begin[h])
-                    if any(size > 0 for size in mine):
-                        firsts.append(first)
-                    gets[h] += n
-                starts.append(min(firsts, default=begin[h]) if epoch == 0 else begin[h])
-        if mode == "fastfile":
-            lane_ends, lane_compute, lane_waits = _paced_barrier(
-                paced, lane_starts, lane_fetch, barrier, storage, params.verify_etag
+        avail.append(a)
+        compute.append(
+            [c for _, c in _steps(sum(ordered), training.step_bytes, training.compute_bps)]
+        )
+        starts.append(first if epoch == 0 else begin[h])
+        gets.append(len(ordered))
+    return _stepped(case, avail, compute, starts, gets)
+
+
+def _lanes(case: _Case) -> tuple[int, Training]:
+    """A FastFile host's readers, and the training each one is paced by alone."""
+    training = case.training
+    lanes = max(1, min(training.readers, max((len(s) for s in case.shards), default=0)))
+    if lanes == 1:
+        return lanes, training
+    return lanes, Training(
+        epochs=training.epochs,
+        compute_bps=training.compute_bps,
+        step_bytes=max(1, training.step_bytes // lanes),
+        barrier=training.barrier,
+        shuffle_seed=training.shuffle_seed,
+    )
+
+
+def _fastfile_hosts_epoch(case: _Case, epoch: int, begin: list[float]) -> _Epoch:
+    lanes, lane_training = _lanes(case)
+    paced, lane_starts, lane_fetch, starts, gets = [], [], [], [], []
+    # Each reader is a lane: files i, i + lanes, ... of the epoch's order, paced as if the
+    # consumer served it alone (steps of step_bytes // lanes at the full compute rate), on
+    # 1/lanes of the host's clocks.
+    sharing = 1 if case.barrier else case.reading
+    for h, objects in enumerate(case.shards):
+        ordered = _order(objects, case.training.shuffle_seed, epoch)
+        firsts, host_gets = [], 0
+        for lane in range(lanes):
+            mine = ordered[lane::lanes]
+            first, ends, cs, reqs, nbytes, n, checked = _fastfile_epoch(
+                mine, case.storage, case.params, lane_training, sharing, begin[h], lanes
             )
-            if lanes == 1:
-                ends_, compute_, waits = lane_ends, lane_compute, lane_waits
-                late = [sum(_held(c, storage) - c for c in p[1]) for p in paced]
-            else:
-                # One consumer takes every step of its host in series: the epoch ends with the
-                # last reader, or once the consumer has held each step from its start (plus
-                # its mean barrier wait), whichever is later.
-                ends_, compute_, waits, late = [], [], [], []
-                for h in range(hosts):
-                    mine = range(h * lanes, (h + 1) * lanes)
-                    consumed = sum(sum(paced[i][3]) for i in mine)
-                    steps = _steps(consumed, training.step_bytes, training.compute_bps)
-                    held = sum(_held(c, storage) for _, c in steps)
-                    compute_.append(sum(lane_compute[i] for i in mine))
-                    waits.append(sum(lane_waits[i] for i in mine) / lanes)
-                    ends_.append(max(max(lane_ends[i] for i in mine), starts[h] + held + waits[h]))
-                    late.append(held - compute_[h])
-        else:
-            ends_, compute_, waits = _run_steps(avail, compute, starts, barrier, storage)
-            late = [sum(_held(c, storage) - c for c in host_compute) for host_compute in compute]
-        for h in range(hosts):
-            if mode != "file" and epoch == 0:
-                startup[h] = starts[h]
-        result["epoch_start"].append(list(starts))
-        result["epoch_end"].append(list(ends_))
-        result["compute"].append(compute_)
-        result["barrier"].append(waits)
-        result["stall"].append(
-            [
-                max(ends_[h] - starts[h] - compute_[h] - waits[h] - late[h], 0.0)
-                for h in range(hosts)
-            ]
-        )
-        begin = list(ends_)
+            paced.append((ends, cs, reqs, nbytes, checked))
+            lane_starts.append(first if epoch == 0 else begin[h])
+            lane_fetch.append(begin[h])
+            if any(size > 0 for size in mine):
+                firsts.append(first)
+            host_gets += n
+        starts.append(min(firsts, default=begin[h]) if epoch == 0 else begin[h])
+        gets.append(host_gets)
+    lane_ends, lane_compute, lane_waits = _paced_barrier(
+        paced, lane_starts, lane_fetch, case.barrier, case.storage, case.params.verify_etag
+    )
+    if lanes == 1:
+        late = [sum(_held(c, case.storage) - c for c in p[1]) for p in paced]
+        return _Epoch(starts, lane_ends, lane_compute, lane_waits, late, gets)
+    return _one_consumer(case, lanes, paced, starts, lane_ends, lane_compute, lane_waits, gets)
+
+
+def _one_consumer(
+    case: _Case, lanes: int, paced, starts, lane_ends, lane_compute, lane_waits, gets
+) -> _Epoch:
+    """One consumer takes every step of its host in series: the epoch ends with the last
+    reader, or once the consumer has held each step from its start (plus its mean barrier
+    wait), whichever is later."""
+    training = case.training
+    ends, compute, waits, late = [], [], [], []
+    for h in range(len(case.shards)):
+        mine = range(h * lanes, (h + 1) * lanes)
+        consumed = sum(sum(paced[i][3]) for i in mine)
+        steps = _steps(consumed, training.step_bytes, training.compute_bps)
+        held = sum(_held(c, case.storage) for _, c in steps)
+        compute.append(sum(lane_compute[i] for i in mine))
+        waits.append(sum(lane_waits[i] for i in mine) / lanes)
+        ends.append(max(max(lane_ends[i] for i in mine), starts[h] + held + waits[h]))
+        late.append(held - compute[h])
+    return _Epoch(starts, ends, compute, waits, late, gets)
+
+
+def _summary(epochs: list[_Epoch], startup, end, gets, lists) -> dict[str, list]:
+    def stall(e: _Epoch) -> list[float]:
+        return [
+            max(e.ends[h] - e.starts[h] - e.compute[h] - e.waits[h] - e.late[h], 0.0)
+            for h in range(len(e.starts))
+        ]
+
     return {
         "startup_s": startup,
-        "end_s": begin,
-        "epoch_s": [
-            [e - s for s, e in zip(a, b, strict=True)]
-            for a, b in zip(result["epoch_start"], result["epoch_end"], strict=True)
-        ],
-        "stall_s": result["stall"],
-        "barrier_s": result["barrier"],
-        "compute_s": result["compute"],
+        "end_s": end,
+        "epoch_s": [[b - a for a, b in zip(e.starts, e.ends, strict=True)] for e in epochs],
+        "stall_s": [stall(e) for e in epochs],
+        "barrier_s": [e.waits for e in epochs],
+        "compute_s": [e.compute for e in epochs],
         "gets": gets,
         "lists": lists,
     }
+
+
+def _simulate_mode(mode, shards, storage, params, training, reading, barrier, listed, replicated):
+    case = _Case(shards, storage, params, training, reading, barrier)
+    hosts = len(shards)
+    startup, gets, lists, begin = [0.0] * hosts, [0] * hosts, [0] * hosts, [0.0] * hosts
+    if mode == "file":
+        startup, gets = _file_download(case)
+        begin = list(startup)
+    elif mode == "fastfile":
+        begin, lists = _fastfile_listing(case, listed)
+    burst_waits = _burst_waits(shards, storage, params, training, reading, replicated)
+    epochs = []
+    for epoch in range(training.epochs):
+        if mode == "file":
+            this = _file_epoch(case, epoch, begin)
+        elif mode == "pipe":
+            this = _pipe_hosts_epoch(case, epoch, begin, burst_waits)
+        else:
+            this = _fastfile_hosts_epoch(case, epoch, begin)
+        if mode != "file" and epoch == 0:
+            startup = list(this.starts)
+        gets = [before + n for before, n in zip(gets, this.gets, strict=True)]
+        epochs.append(this)
+        begin = list(this.ends)
+    return _summary(epochs, startup, begin, gets, lists)
 
 
 def _pipe_epoch(objects, storage, params, training, reading, origin, burst_wait):

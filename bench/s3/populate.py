@@ -244,6 +244,189 @@ async def _upload(
         raise
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one populate does: the indices to upload, and the keys the marker gives up."""
+
+    todo: np.ndarray
+    bytes_to_upload: int
+    given_up: list[str]
+    stale: list[str]
+
+
+async def _survey(
+    client: Any, endpoint: Endpoint, bucket: str, prefix: str
+) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """The prefix's marker (None when unclaimed) and the size of every object under it."""
+    try:
+        marker = await read_marker(client, bucket, prefix)
+        existing = await list_prefix(client, bucket, prefix)
+    except StagebenchError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, endpoint=endpoint, bucket=bucket) from exc
+    present: dict[str, int] = {}
+    for start in range(0, len(existing.keys), _BATCH):
+        batch = slice(start, start + _BATCH)
+        present.update(zip(existing.keys[batch], existing.sizes[batch], strict=True))
+        await _pause()
+    return marker, present
+
+
+def _refuse_unclaimed(
+    present: dict[str, int], marker: dict[str, Any] | None, bucket: str, prefix: str
+) -> None:
+    if present and marker is None:
+        raise SafetyError(
+            f"s3://{bucket}/{prefix} already holds {len(present)} objects that stagebench "
+            "did not create; choose another dataset.prefix, or benchmark it as is with "
+            f'dataset.uri = "s3://{bucket}/{prefix}"'
+        )
+
+
+async def _classify(
+    keys: Sequence[str],
+    size_of: list[int],
+    present: dict[str, int],
+    owned: set[str],
+    *,
+    same_content: bool,
+) -> tuple[np.ndarray, list[str]]:
+    """Which keys need writing, and which present keys stagebench did not write (foreign).
+
+    A key is kept only when the marker owns it, the content fingerprint matches and the size
+    is right; everything else owned is rewritten."""
+    need = np.ones(len(keys), dtype=bool)
+    foreign: list[str] = []
+    if present:
+        for start in range(0, len(keys), _BATCH):
+            for i in range(start, min(start + _BATCH, len(keys))):
+                found = present.get(keys[i])
+                if found is None:
+                    continue
+                if keys[i] not in owned:
+                    foreign.append(keys[i])
+                elif same_content and found == size_of[i]:
+                    need[i] = False
+            await _pause()
+    return need, foreign
+
+
+def _refuse_foreign(foreign: list[str], bucket: str, prefix: str) -> None:
+    if foreign:
+        more = f" (and {len(foreign) - 1} more keys of the dataset)" if len(foreign) > 1 else ""
+        raise SafetyError(
+            f"s3://{bucket}/{foreign[0]}{more} exists but stagebench did not write it "
+            f"(its marker {marker_key(prefix)} does not list it): populate will not overwrite "
+            f"it; move it out of s3://{bucket}/{prefix} or choose another dataset.prefix"
+        )
+
+
+async def _plan(
+    keys: Sequence[str],
+    sizes: np.ndarray,
+    present: dict[str, int],
+    marker: dict[str, Any] | None,
+    *,
+    fingerprint: str,
+    bucket: str,
+    prefix: str,
+) -> _Plan:
+    """Refuse to touch what stagebench does not own; otherwise, what to write and drop."""
+    _refuse_unclaimed(present, marker, bucket, prefix)
+    same_content = marker is not None and marker.get("fingerprint") == fingerprint
+    owned_before: list[str] = marker["keys"] if marker else []
+    owned_set = await _as_set(owned_before)
+    wanted = await _as_set(keys)
+    need, foreign = await _classify(
+        keys, sizes.tolist(), present, owned_set, same_content=same_content
+    )
+    _refuse_foreign(foreign, bucket, prefix)
+    given_up = await _not_in(owned_before, wanted)
+    return _Plan(
+        todo=np.flatnonzero(need),
+        bytes_to_upload=int(sizes[need].sum()),
+        given_up=given_up,
+        stale=[key for key in given_up if key in present],
+    )
+
+
+def _claim(
+    marker: dict[str, Any] | None,
+    *,
+    keys: Sequence[str],
+    given_up: list[str],
+    sizes: np.ndarray,
+    seed: int,
+    fingerprint: str,
+    created_bucket: bool,
+) -> dict[str, Any]:
+    """The marker listing every key this populate may write, plus those it gives up."""
+    return {
+        "created_by": "stagebench",
+        "version": __version__,
+        "created": (marker or {}).get("created", _utc_now()),
+        "bucket_created_by_stagebench": created_bucket
+        or bool((marker or {}).get("bucket_created_by_stagebench")),
+        "fingerprint": fingerprint,
+        "seed": seed,
+        "objects": len(keys),
+        "bytes": int(np.sum(sizes)),
+        "keys": [*keys, *given_up],
+    }
+
+
+async def _upload_missing(
+    client: Any,
+    endpoint: Endpoint,
+    *,
+    bucket: str,
+    prefix: str,
+    keys: Sequence[str],
+    sizes: np.ndarray,
+    content_index: np.ndarray,
+    seed: int,
+    plan: _Plan,
+    concurrency: int,
+    progress: Progress | bool,
+    checksum: str | None,
+) -> None:
+    block = content_block(seed)
+    size_of = sizes.tolist()
+    phase = as_progress(progress).phase(
+        f"populate s3://{bucket}/{prefix}",
+        total_objects=len(plan.todo),
+        total_bytes=plan.bytes_to_upload,
+    )
+    queue = iter(plan.todo.tolist())
+
+    async def worker() -> None:
+        for i in queue:
+            size = size_of[i]
+            try:
+                await _upload(client, bucket, keys[i], block, int(content_index[i]), size, checksum)
+            except Exception as exc:
+                raise translate_error(exc, endpoint=endpoint, bucket=bucket, key=keys[i]) from exc
+            phase.advance(objects=1, nbytes=size)
+
+    try:
+        # A TaskGroup, unlike gather, stops the other workers when one fails.
+        with phase:
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(min(concurrency, max(1, len(plan.todo)))):
+                    workers.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0]  # noqa: B904 - keeps the cause translate_error set
+
+
+async def _delete(client: Any, bucket: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), DELETE_BATCH_KEYS):
+        batch = keys[start : start + DELETE_BATCH_KEYS]
+        await client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+        )
+
+
 async def populate_async(
     endpoint: Endpoint,
     *,
@@ -265,112 +448,47 @@ async def populate_async(
     config = client_config(max_pool_connections=concurrency)
     async with async_client(endpoint, config) as client:
         created_bucket = await _ensure_bucket(client, endpoint, bucket)
-        try:
-            marker = await read_marker(client, bucket, prefix)
-            existing = await list_prefix(client, bucket, prefix)
-        except StagebenchError:
-            raise
-        except Exception as exc:
-            raise translate_error(exc, endpoint=endpoint, bucket=bucket) from exc
-        present: dict[str, int] = {}
-        for start in range(0, len(existing.keys), _BATCH):
-            batch = slice(start, start + _BATCH)
-            present.update(zip(existing.keys[batch], existing.sizes[batch], strict=True))
-            await _pause()
-        if present and marker is None:
-            raise SafetyError(
-                f"s3://{bucket}/{prefix} already holds {len(present)} objects that stagebench "
-                "did not create; choose another dataset.prefix, or benchmark it as is with "
-                f'dataset.uri = "s3://{bucket}/{prefix}"'
-            )
-        same_content = marker is not None and marker.get("fingerprint") == fingerprint
-        owned_before: list[str] = marker["keys"] if marker else []
-        owned_set = await _as_set(owned_before)
-        wanted = await _as_set(keys)
-        size_of = sizes.tolist()
-        need = np.ones(len(keys), dtype=bool)
-        foreign: list[str] = []
-        if present:
-            for start in range(0, len(keys), _BATCH):
-                for i in range(start, min(start + _BATCH, len(keys))):
-                    found = present.get(keys[i])
-                    if found is None:
-                        continue
-                    if keys[i] not in owned_set:
-                        foreign.append(keys[i])
-                    elif same_content and found == size_of[i]:
-                        need[i] = False
-                await _pause()
-        if foreign:
-            more = f" (and {len(foreign) - 1} more keys of the dataset)" if len(foreign) > 1 else ""
-            raise SafetyError(
-                f"s3://{bucket}/{foreign[0]}{more} exists but stagebench did not write it "
-                f"(its marker {marker_key(prefix)} does not list it): populate will not overwrite "
-                f"it; move it out of s3://{bucket}/{prefix} or choose another dataset.prefix"
-            )
-        given_up = await _not_in(owned_before, wanted)
-        stale = [key for key in given_up if key in present]
-        todo = np.flatnonzero(need)
-        bytes_to_upload = int(sizes[need].sum())
+        marker, present = await _survey(client, endpoint, bucket, prefix)
+        plan = await _plan(
+            keys, sizes, present, marker, fingerprint=fingerprint, bucket=bucket, prefix=prefix
+        )
         # Claim the keys before writing them, so an interrupted populate can be resumed or
         # cleaned: whatever it wrote is listed.
-        new_marker = {
-            "created_by": "stagebench",
-            "version": __version__,
-            "created": (marker or {}).get("created", _utc_now()),
-            "bucket_created_by_stagebench": created_bucket
-            or bool((marker or {}).get("bucket_created_by_stagebench")),
-            "fingerprint": fingerprint,
-            "seed": seed,
-            "objects": len(keys),
-            "bytes": int(np.sum(sizes)),
-            "keys": [*keys, *given_up],
-        }
+        new_marker = _claim(
+            marker,
+            keys=keys,
+            given_up=plan.given_up,
+            sizes=sizes,
+            seed=seed,
+            fingerprint=fingerprint,
+            created_bucket=created_bucket,
+        )
         if marker != new_marker:
             await _write_marker(client, bucket, prefix, new_marker)
-
-        block = content_block(seed)
-        phase = as_progress(progress).phase(
-            f"populate s3://{bucket}/{prefix}",
-            total_objects=len(todo),
-            total_bytes=bytes_to_upload,
+        await _upload_missing(
+            client,
+            endpoint,
+            bucket=bucket,
+            prefix=prefix,
+            keys=keys,
+            sizes=sizes,
+            content_index=content_index,
+            seed=seed,
+            plan=plan,
+            concurrency=concurrency,
+            progress=progress,
+            checksum=checksum,
         )
-        queue = iter(todo.tolist())
-
-        async def worker() -> None:
-            for i in queue:
-                size = size_of[i]
-                try:
-                    await _upload(
-                        client, bucket, keys[i], block, int(content_index[i]), size, checksum
-                    )
-                except Exception as exc:
-                    raise translate_error(
-                        exc, endpoint=endpoint, bucket=bucket, key=keys[i]
-                    ) from exc
-                phase.advance(objects=1, nbytes=size)
-
-        try:
-            # A TaskGroup, unlike gather, stops the other workers when one fails.
-            with phase:
-                async with asyncio.TaskGroup() as workers:
-                    for _ in range(min(concurrency, max(1, len(todo)))):
-                        workers.create_task(worker())
-        except BaseExceptionGroup as failed:
-            raise failed.exceptions[0]  # noqa: B904 - keeps the cause translate_error set
-        for start in range(0, len(stale), DELETE_BATCH_KEYS):
-            batch = stale[start : start + DELETE_BATCH_KEYS]
-            await client.delete_objects(
-                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-            )
-        if given_up:
+        await _delete(client, bucket, plan.stale)
+        if plan.given_up:
+            # The stale keys are gone: the marker now lists exactly the dataset.
             new_marker["keys"] = list(keys)
             await _write_marker(client, bucket, prefix, new_marker)
     return PopulateReport(
-        uploaded=len(todo),
-        skipped=len(keys) - len(todo),
-        deleted=len(stale),
-        bytes_uploaded=bytes_to_upload,
+        uploaded=len(plan.todo),
+        skipped=len(keys) - len(plan.todo),
+        deleted=len(plan.stale),
+        bytes_uploaded=plan.bytes_to_upload,
         seconds=time.perf_counter() - started,
         created_bucket=created_bucket,
     )
