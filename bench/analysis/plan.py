@@ -231,10 +231,12 @@ class ModeAnswer:
         return self.instance_usd + self.request_usd
 
     def figures(self) -> JobFigures:
-        """What the capacity rules read."""
+        """What the capacity rules read: times from the end of Starting, which every mode waits
+        for alike and which is not billed, so "File's download" is its Downloading and the
+        image's start, not the instances' provisioning."""
         return JobFigures(
-            startup_s=self.startup_s,
-            end_s=self.job_s,
+            startup_s=self.startup_s - self.starting_s,
+            end_s=self.job_s - self.starting_s,
             au=self.au,
             gets=self.gets,
             lists=self.lists,

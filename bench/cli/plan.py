@@ -225,7 +225,7 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
             "mode": mode,
             "starting_s": figures.starting_s,
             "downloading_s": figures.downloading_s,
-            "training_s": figures.training_phase_s,
+            "training_phase_s": figures.training_phase_s,
             "uploading_s": figures.uploading_s,
             "billable_s": figures.billable_s,
             "first_step_s": figures.startup_s,
@@ -246,9 +246,8 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
     ]
     table = format_table(pd.DataFrame(rows))
     phases_line = (
-        "phases as the platform reports them (training_s: the image's start, then training); "
-        "billable = downloading + training + uploading (starting is not billed); "
-        "cost = hosts × billable × hourly price + requests"
+        "billable = downloading + training_phase + uploading (starting is not billed); cost = "
+        "hosts × billable × hourly price + requests; recommended: times after starting"
     )
     return "\n".join([title, table, phases_line, line, *ruled_out, volume_line(instance, answer)])
 

@@ -238,7 +238,8 @@ def _phases_text(context: PlanContext) -> str:
         "billed), Downloading (File: the platform's copy of each host's shard; Pipe and "
         "FastFile: a fixed part, FastFile's listing of the keys), Training (the training "
         "image's start, the rest of the data path's startup, then training) and Uploading. "
-        "Billable = Downloading + Training + Uploading."
+        "Billable = Downloading + Training + Uploading. The recommendation reads times from the "
+        "end of Starting, which every mode waits for alike."
     )
 
 

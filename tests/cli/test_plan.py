@@ -54,7 +54,7 @@ def test_plan_prints_answers_and_writes_its_folder(tmp_path, scenario_path):
     assert "recommended: " in out and "VolumeSizeInGB per host" in out
     assert "platform sagemaker" in out
     header = next(line for line in out.splitlines() if line.split()[:1] == ["mode"])
-    for column in ("starting_s", "downloading_s", "training_s", "billable_s"):
+    for column in ("starting_s", "downloading_s", "training_phase_s", "billable_s"):
         assert column in header.split()
     (plan_dir,) = [p for p in results.iterdir() if not p.name.startswith(".")]
     assert plan_dir.name.startswith("planned-plan-")
