@@ -320,6 +320,7 @@ class HostsAnswer:
     largest_shard_bytes: int
     file_volume: VolumeSizing
     artifacts_volume: VolumeSizing
+    platform: str | None = None  # whose phases surround the data path; None: no platform
 
     @property
     def recommended_mode(self) -> str | None:
@@ -500,7 +501,15 @@ def plan_hosts(context: PlanContext, hosts: int) -> HostsAnswer:
     recommendation = capacity.recommend_mode(
         decision_figures(context, largest, file_volume, {m: a.figures() for m, a in modes.items()})
     )
-    return HostsAnswer(hosts, modes, recommendation, largest, file_volume, artifacts_volume)
+    return HostsAnswer(
+        hosts,
+        modes,
+        recommendation,
+        largest,
+        file_volume,
+        artifacts_volume,
+        platform=context.platform_name,
+    )
 
 
 def decision_figures(
@@ -800,6 +809,7 @@ def measured_answer(
         largest,
         file_volume,
         artifacts_volume,
+        platform=platform.name if platform.phased else None,
     )
     return answer, instance
 

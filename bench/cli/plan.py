@@ -245,10 +245,15 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
         f"  not {MODE_NAMES[mode]}: {why}" for mode, why in recommendation.ruled_out.items()
     ]
     table = format_table(pd.DataFrame(rows))
-    phases_line = (
-        "billable = downloading + training_phase + uploading (starting is not billed); cost = "
-        "hosts × billable × hourly price + requests; recommended: times after starting"
-    )
+    if answer.platform is None:
+        phases_line = "platform none: no phases around the data path; billable = job time"
+    else:
+        phases_line = (
+            f"phases from platform {answer.platform}'s profile; billable = downloading + "
+            "training_phase + uploading (starting is not billed); recommended: times after "
+            "starting"
+        )
+    phases_line += "; cost = hosts × billable × hourly price + requests"
     return "\n".join([title, table, phases_line, line, *ruled_out, volume_line(instance, answer)])
 
 
