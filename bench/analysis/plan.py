@@ -1,12 +1,13 @@
 """A plan: the capacity answer for a dataset and a cluster from the model alone, no data moved.
 
-For a scenario, a storage profile and an instance it answers, per input mode: time to the first
-training step, job time, accelerator utilisation (AU), requests and cost, the recommended mode
-(``bench.report.capacity.recommend_mode``) and ``VolumeSizeInGB`` per host. The numbers come
-from the timeline model (``bench.core.model.model_job``, through ``bench.report.whatif``'s
-``model_variant``, which feeds it ``bench.analysis.inputs``); the decision rules and costs are
-the capacity report's. ``plan_hosts`` is the one place a host count becomes an answer, so a
-platform layer (job phases before and after the data) can add its phases there.
+For a scenario, a storage profile, an instance and a training platform it answers, per input
+mode: the platform's job phases (Starting, Downloading, Training, Uploading) and billable time,
+time to the first training step, job time, accelerator utilisation (AU), requests and cost, the
+recommended mode (``bench.report.capacity.recommend_mode``) and ``VolumeSizeInGB`` per host.
+The numbers come from the timeline model placed in the platform's phases
+(``bench.analysis.platform.scenario_phases``, which runs ``bench.core.model.model_job`` on
+``bench.analysis.inputs``); the decision rules and costs are the capacity report's.
+``plan_hosts`` is the one place a host count becomes an answer.
 
 Dataset sizes come from ``plan_sizes``: synthetic and manifest datasets are read locally; an
 ``s3://`` dataset is listed once and kept as a Parquet cache under ``<results>/.listings/``.
