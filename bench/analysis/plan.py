@@ -1,12 +1,13 @@
 """A plan: the capacity answer for a dataset and a cluster from the model alone, no data moved.
 
-For a scenario, a storage profile and an instance it answers, per input mode: time to the first
-training step, job time, accelerator utilisation (AU), requests and cost, the recommended mode
-(``bench.report.capacity.recommend_mode``) and ``VolumeSizeInGB`` per host. The numbers come
-from the timeline model (``bench.core.model.model_job``, through ``bench.report.whatif``'s
-``model_variant``, which feeds it ``bench.analysis.inputs``); the decision rules and costs are
-the capacity report's. ``plan_hosts`` is the one place a host count becomes an answer, so a
-platform layer (job phases before and after the data) can add its phases there.
+For a scenario, a storage profile, an instance and a training platform it answers, per input
+mode: the platform's job phases (Starting, Downloading, Training, Uploading) and billable time,
+time to the first training step, job time, accelerator utilisation (AU), requests and cost, the
+recommended mode (``bench.report.capacity.recommend_mode``) and ``VolumeSizeInGB`` per host.
+The numbers come from the timeline model placed in the platform's phases
+(``bench.analysis.platform.scenario_phases``, which runs ``bench.core.model.model_job`` on
+``bench.analysis.inputs``); the decision rules and costs are the capacity report's.
+``plan_hosts`` is the one place a host count becomes an answer.
 
 Dataset sizes come from ``plan_sizes``: synthetic and manifest datasets are read locally; an
 ``s3://`` dataset is listed once and kept as a Parquet cache under ``<results>/.listings/``.
@@ -28,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.analysis.platform import Phases
+from bench.config.platform import NONE, Platform
 from bench.config.scenario import Scenario
 from bench.core.figures import JobFigures
 from bench.errors import StagebenchError
@@ -52,6 +55,8 @@ AU_TARGET_SOURCE = (
     "(3D U-Net, ResNet-50; 70 % for CosmoFlow)"
 )
 LISTINGS_DIR = ".listings"
+DEFAULT_PLATFORM = "sagemaker"
+"""The platform a plan assumes unless ``--platform`` or the scenario names another."""
 
 Say = Callable[[str], None]
 
@@ -186,10 +191,24 @@ def _age(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class ModeAnswer:
-    """One mode's answer. ``startup_s``: job start to the slowest host's first training step;
-    ``training_s``: from there to the last host's end of training; ``job_s`` their sum. The
-    platform phases are placeholders until a platform layer fills them: ``starting_s`` = 0,
-    ``downloading_s`` = ``startup_s``, ``billable_s`` = ``job_s``."""
+    """One mode's answer, in seconds from the job's start (on SageMaker: CreateTrainingJob).
+
+    Platform phases (``bench.analysis.platform.phases``; with the platform ``none``
+    ``starting_s`` = ``uploading_s`` = 0 and Downloading is the data path's startup):
+
+    - ``starting_s``: instances provisioned (``Starting``; not billed);
+    - ``downloading_s``: ``Downloading`` (File: the platform's copy of each host's shard);
+    - ``training_phase_s``: ``Training``: the image's start, whatever of the data path's
+      startup comes after it (Pipe's first byte, FastFile's first read), then training;
+    - ``uploading_s``: ``Uploading`` (model and output);
+    - ``billable_s`` = Downloading + Training + Uploading: what each instance is billed for.
+
+    The job as the user sees it: ``startup_s`` is job start to the slowest host's first
+    training step, the platform's phases before it included (Starting + Downloading + the
+    image's start + the rest of the data path's startup); ``training_s`` from there to the last
+    host's end of training; ``job_s`` = ``startup_s`` + ``training_s`` (Uploading follows it).
+    Cost is hosts × ``billable_s`` × hourly price + requests. ``model`` holds the data path's
+    own figures, before any platform phase (what the what-ifs compare)."""
 
     starting_s: float
     downloading_s: float
@@ -204,30 +223,44 @@ class ModeAnswer:
     request_usd: float
     volume_size_gb: int
     epoch_s: float = math.nan
+    training_phase_s: float = math.nan
+    uploading_s: float = 0.0
+    model: JobFigures | None = field(default=None, compare=False)
 
     @property
     def cost_usd(self) -> float:
         return self.instance_usd + self.request_usd
 
     def figures(self) -> JobFigures:
-        """What the capacity rules read."""
+        """What the capacity rules read: times from the end of Starting, which every mode waits
+        for alike and which is not billed, so "File's download" is its Downloading and the
+        image's start, not the instances' provisioning."""
         return JobFigures(
-            startup_s=self.startup_s,
-            end_s=self.job_s,
+            startup_s=self.startup_s - self.starting_s,
+            end_s=self.job_s - self.starting_s,
             au=self.au,
             gets=self.gets,
             lists=self.lists,
             epoch_s=self.epoch_s,
         )
 
+    def model_figures(self) -> JobFigures:
+        """The data path's own figures (no platform phases), else ``figures()``."""
+        return self.model if self.model is not None else self.figures()
+
     def to_json(self) -> dict[str, Any]:
+        """Keys: starting_s, downloading_s, training_phase_s, uploading_s, billable_s,
+        startup_s, training_s, job_s, au, gets, lists, cost_usd, instance_usd, request_usd,
+        volume_size_gb."""
         return {
             "starting_s": self.starting_s,
             "downloading_s": self.downloading_s,
+            "training_phase_s": _json_number(self.training_phase_s),
+            "uploading_s": self.uploading_s,
+            "billable_s": self.billable_s,
             "startup_s": self.startup_s,
             "training_s": self.training_s,
             "job_s": self.job_s,
-            "billable_s": self.billable_s,
             "au": _json_number(self.au),
             "gets": self.gets,
             "lists": self.lists,
@@ -236,6 +269,46 @@ class ModeAnswer:
             "request_usd": self.request_usd,
             "volume_size_gb": self.volume_size_gb,
         }
+
+
+MODE_JSON_KEYS = (
+    "starting_s", "downloading_s", "training_phase_s", "uploading_s", "billable_s", "startup_s",
+    "training_s", "job_s", "au", "gets", "lists", "cost_usd", "instance_usd", "request_usd",
+    "volume_size_gb",
+)  # fmt: skip
+"""The keys of every mode in the plan JSON (``ModeAnswer.to_json``)."""
+
+
+def phased_answer(
+    phased: Phases,
+    model: JobFigures,
+    *,
+    instance_usd: float,
+    request_usd: float,
+    volume_size_gb: int,
+) -> ModeAnswer:
+    """A mode's answer from its platform phases and the data path's figures: the one place
+    phases become startup and job time. ``instance_usd`` is for ``phased.billable_s``."""
+    training_s = max(0.0, model.end_s - model.startup_s)
+    startup_s = phased.first_step_s
+    return ModeAnswer(
+        starting_s=phased.starting_s,
+        downloading_s=phased.downloading_s,
+        startup_s=startup_s,
+        training_s=training_s,
+        job_s=startup_s + training_s,
+        billable_s=phased.billable_s,
+        au=model.au,
+        gets=model.gets,
+        lists=model.lists,
+        instance_usd=instance_usd,
+        request_usd=request_usd,
+        volume_size_gb=volume_size_gb,
+        epoch_s=model.epoch_s,
+        training_phase_s=phased.training_s,
+        uploading_s=phased.uploading_s,
+        model=model,
+    )
 
 
 @dataclass(frozen=True)
@@ -248,6 +321,7 @@ class HostsAnswer:
     largest_shard_bytes: int
     file_volume: VolumeSizing
     artifacts_volume: VolumeSizing
+    platform: str | None = None  # whose phases surround the data path; None: no platform
 
     @property
     def recommended_mode(self) -> str | None:
@@ -271,7 +345,7 @@ class PlanContext:
     instances: dict[str, Instance]  # the presets, with this plan's instance as resolved
     allowances: Allowances
     container_bytes: int
-    platform: str | None = None
+    platform: Platform = NONE  # the training platform whose phases surround the data path
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -281,6 +355,11 @@ class PlanContext:
     @property
     def total_bytes(self) -> int:
         return int(self.sizes.sum()) if self.sizes.size else 0
+
+    @property
+    def platform_name(self) -> str | None:
+        """The platform's name, or None for no platform phases."""
+        return self.platform.name if self.platform.phased else None
 
     @property
     def volume_kind(self) -> str:
@@ -306,9 +385,13 @@ def plan_context(
     sizes_source: str,
     profile: str | None = None,
     instance: str | None = None,
+    platform: str | Path | None = None,
 ) -> PlanContext:
-    """Resolve the profile (``--profile-file``, else ``report.model_profile``) and the instance
-    (``--instance``, else ``cluster.instance``; a preset or the scenario's own figures)."""
+    """Resolve the profile (``--profile-file``, else ``report.model_profile``), the instance
+    (``--instance``, else ``cluster.instance``; a preset or the scenario's own figures) and the
+    platform (``--platform``, else the scenario's ``platform.name``, else ``sagemaker``; a
+    relative path is found from the working folder, a scenario's from its folder)."""
+    from bench.config.platform import load_platform
     from bench.config.profile import load_instances, load_profile, resolve_instance
     from bench.report.rundata import settings_from_config
 
@@ -328,6 +411,12 @@ def plan_context(
         instances=presets,
     )
     settings = settings_from_config(scenario.report)
+    if platform is not None:
+        resolved_platform = load_platform(platform)
+    elif scenario.platform:
+        resolved_platform = load_platform(scenario.platform, base=Path(scenario.path).parent)
+    else:
+        resolved_platform = load_platform(DEFAULT_PLATFORM)
     return PlanContext(
         scenario=scenario,
         sizes=np.asarray(sizes, dtype=np.int64),
@@ -337,6 +426,7 @@ def plan_context(
         instances={**presets, resolved.name: resolved},
         allowances=settings.allowances,
         container_bytes=settings.container_bytes,
+        platform=resolved_platform,
     )
 
 
@@ -370,48 +460,57 @@ def baseline_variant(context: PlanContext, hosts: int, *, name: str = "as planne
 
 
 def plan_hosts(context: PlanContext, hosts: int) -> HostsAnswer:
-    """Every mode's answer at ``hosts`` hosts: the model's timeline, cost, volume size and the
-    recommended mode. The one place a host count becomes an answer."""
+    """Every mode's answer at ``hosts`` hosts: the model's timeline placed in the platform's
+    phases (``bench.analysis.platform.scenario_phases``), cost for the billable time, volume
+    size and the recommended mode. The one place a host count becomes an answer."""
+    from bench.analysis.platform import scenario_phases
     from bench.report import whatif
 
     variant = baseline_variant(context, hosts)
     largest = whatif.max_host_bytes(variant)
     file_volume = capacity.size_volume(largest, context.allowances)
     artifacts_volume = capacity.size_volume(0, context.allowances)
-    figures = whatif.model_variant(variant, model_context(context, hosts, file_volume.volume_gb))
+    # A plan answers every mode, whatever modes the scenario plays.
+    scenario = dataclasses.replace(context.at_hosts(hosts), modes=MODES)
+    modelled = scenario_phases(
+        scenario,
+        context.sizes,
+        profile=context.profile,
+        platform=context.platform,
+        instance=context.instance,
+    )
     modes: dict[str, ModeAnswer] = {}
     for mode in MODES:
-        mode_figures = figures[mode]
-        startup_s, job_s = mode_figures.startup_s, mode_figures.end_s
-        billable_s = job_s
+        model = modelled[mode].result.job()
+        phased = modelled[mode].phases
         instance_usd, request_usd = whatif.cost_usd(
             context.profile,
             hosts=hosts,
-            billable_s=billable_s,
+            billable_s=phased.billable_s,
             hourly_price=context.instance.hourly_price,
-            gets=mode_figures.gets,
-            lists=mode_figures.lists,
+            gets=model.gets,
+            lists=model.lists,
         )
         volume = file_volume if mode == "file" else artifacts_volume
-        modes[mode] = ModeAnswer(
-            starting_s=0.0,
-            downloading_s=startup_s,
-            startup_s=startup_s,
-            training_s=max(0.0, job_s - startup_s),
-            job_s=job_s,
-            billable_s=billable_s,
-            au=mode_figures.au,
-            gets=mode_figures.gets,
-            lists=mode_figures.lists,
+        modes[mode] = phased_answer(
+            phased,
+            model,
             instance_usd=instance_usd,
             request_usd=request_usd,
             volume_size_gb=volume.volume_gb,
-            epoch_s=mode_figures.epoch_s,
         )
     recommendation = capacity.recommend_mode(
         decision_figures(context, largest, file_volume, {m: a.figures() for m, a in modes.items()})
     )
-    return HostsAnswer(hosts, modes, recommendation, largest, file_volume, artifacts_volume)
+    return HostsAnswer(
+        hosts,
+        modes,
+        recommendation,
+        largest,
+        file_volume,
+        artifacts_volume,
+        platform=context.platform_name,
+    )
 
 
 def decision_figures(
@@ -557,7 +656,7 @@ def answer_json(context: PlanContext, answer: HostsAnswer) -> dict[str, Any]:
         "hosts": answer.hosts,
         "instance": context.instance.name,
         "profile": context.profile.name,
-        "platform": context.platform,
+        "platform": context.platform_name,
         "dataset": {"objects": context.objects, "bytes": context.total_bytes},
         "recommended_mode": answer.recommended_mode,
         "why": answer.why(),
@@ -595,14 +694,29 @@ def _json_number(value: float) -> float | None:
 
 
 def measured_answer(
-    scenario: Scenario, summary: dict[str, Any], hosts_table: Any, sizes: np.ndarray
+    scenario: Scenario,
+    summary: dict[str, Any],
+    hosts_table: Any,
+    sizes: np.ndarray,
+    *,
+    platform: Platform | None = None,
 ) -> tuple[HostsAnswer, Instance]:
     """A live run's job figures per mode in the plan's shape, with the same rules and costs
-    (instance time at the preset or ``cluster.hourly_price``; requests at S3 list prices)."""
+    (instance time at the preset or ``cluster.hourly_price`` for the billable time; requests at
+    S3 list prices).
+
+    The measured startup and training are placed in ``platform``'s phases (default: the
+    scenario's, ``scenario_platform``) as a plan's modelled ones are: File's Downloading is
+    then the platform's copy, not the run's reader. A run records no listing time apart, so a
+    FastFile startup keeps its own listing besides the platform's."""
     from bench import cost
+    from bench.analysis.platform import phases, upload_allowance_bytes, volume_throughput_bps
+    from bench.config.platform import scenario_platform
     from bench.config.profile import Instance, resolve_instance
     from bench.errors import ScenarioError
     from bench.report.rundata import settings_from_config
+
+    platform = platform or scenario_platform(scenario)
 
     cluster = scenario.cluster
     given = set(cluster.given)
@@ -628,26 +742,53 @@ def measured_answer(
         largest = int(hosts_table.groupby("mode")["bytes"].max().max())
     file_volume = capacity.size_volume(largest, allowances)
     artifacts_volume = capacity.size_volume(0, allowances)
+    kind = platform.volume_kind if platform.phased else "gp2"
+    volume_bps = volume_throughput_bps(
+        kind, file_volume.volume_gb, local_nvme_gib=instance.local_nvme_gib
+    )
+    channel_objects = int(np.asarray(sizes).size) or int(
+        (summary.get("dataset") or {}).get("objects", 0) or 0
+    )
     modes: dict[str, ModeAnswer] = {}
     for mode, job in (summary.get("modes") or {}).items():
-        startup_s = float(job.get("startup_s", math.nan))
-        job_s = float(job.get("end_s", math.nan))
-        hosts = int(job.get("hosts", cluster.hosts))
-        gets, lists = int(job.get("gets", 0)), int(job.get("lists", 0))
-        modes[mode] = ModeAnswer(
-            starting_s=0.0,
-            downloading_s=startup_s,
-            startup_s=startup_s,
-            training_s=max(0.0, job_s - startup_s),
-            job_s=job_s,
-            billable_s=job_s,
+        model = JobFigures(
+            startup_s=float(job.get("startup_s", math.nan)),
+            end_s=float(job.get("end_s", math.nan)),
             au=float(job.get("au", math.nan)),
-            gets=gets,
-            lists=lists,
-            instance_usd=hosts * job_s / 3600 * instance.hourly_price,
-            request_usd=(gets * cost.GET_PER_1000 + lists * cost.LIST_PER_1000) / 1000,
-            volume_size_gb=(file_volume if mode == "file" else artifacts_volume).volume_gb,
+            gets=int(job.get("gets", 0)),
+            lists=int(job.get("lists", 0)),
             epoch_s=float(job.get("epoch_s", math.nan)),
+        )
+        hosts = int(job.get("hosts", cluster.hosts))
+        shard = _shards(hosts_table, mode)
+        request_usd = (model.gets * cost.GET_PER_1000 + model.lists * cost.LIST_PER_1000) / 1000
+        volume_gb = (file_volume if mode == "file" else artifacts_volume).volume_gb
+        if not (math.isfinite(model.startup_s) and math.isfinite(model.end_s)):
+            # A mode with nothing measured has no phases to place.
+            modes[mode] = ModeAnswer(
+                math.nan, math.nan, model.startup_s, math.nan, model.end_s, math.nan,
+                model.au, model.gets, model.lists, math.nan, request_usd, volume_gb,
+                model.epoch_s, model=model,
+            )  # fmt: skip
+            continue
+        phased = phases(
+            mode,
+            startup_s=model.startup_s,
+            training_s=max(0.0, model.end_s - model.startup_s),
+            objects=shard[0],
+            bytes_per_host=shard[1],
+            channel_objects=channel_objects,
+            platform=platform,
+            volume_bps=volume_bps,
+            nic_bps=instance.nic_bps,
+            upload_bytes=upload_allowance_bytes(scenario.report),
+        )
+        modes[mode] = phased_answer(
+            phased,
+            model,
+            instance_usd=hosts * phased.billable_s / 3600 * instance.hourly_price,
+            request_usd=request_usd,
+            volume_size_gb=volume_gb,
         )
     limit, limit_source = volume_limit(instance)
     figures = DecisionFigures(
@@ -669,5 +810,15 @@ def measured_answer(
         largest,
         file_volume,
         artifacts_volume,
+        platform=platform.name if platform.phased else None,
     )
     return answer, instance
+
+
+def _shards(hosts_table: Any, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(objects, bytes) per host of ``mode`` in a run's host table (empty when not recorded)."""
+    empty = np.zeros(0, dtype=np.float64)
+    if not len(hosts_table) or not {"mode", "objects", "bytes"} <= set(hosts_table.columns):
+        return empty, empty
+    mine = hosts_table[hosts_table["mode"] == mode]
+    return mine["objects"].to_numpy(np.float64), mine["bytes"].to_numpy(np.float64)

@@ -167,6 +167,14 @@ def phases(
     )
 
 
+def upload_allowance_bytes(report: Any) -> float:
+    """What Uploading sends when no figure is given: the report's model allowance
+    (``report.model_gb``)."""
+    from bench.units import GIB
+
+    return report.model_gb * GIB
+
+
 @dataclass(frozen=True)
 class ModelledMode:
     """One mode of a scenario as the model and the platform see it."""
@@ -184,13 +192,15 @@ def scenario_phases(
     profile: Any,
     platform: Platform | None = None,
     upload_bytes: float | None = None,
+    instance: Any = None,
 ) -> dict[str, ModelledMode]:
     """Every mode of ``scenario`` on storage ``profile``, placed in ``platform``'s phases
     (default: the scenario's, ``bench.config.platform.scenario_platform``).
 
-    The model runs with the instance's NIC (``instances.toml``) and, for File, the volume the
-    user asks for (``cluster.volume_size_gb``) or else the recommended one, whose gp2 throughput
-    caps the copy; ``upload_bytes`` defaults to the report's model allowance."""
+    The model runs with the instance's NIC (``instance``, default the ``instances.toml`` preset
+    of ``cluster.instance``) and, for File, the volume the user asks for
+    (``cluster.volume_size_gb``) or else the recommended one, whose gp2 throughput caps the
+    copy; ``upload_bytes`` defaults to ``upload_allowance_bytes``."""
     import dataclasses
 
     from bench.analysis.inputs import model_arguments, scenario_storage
@@ -199,11 +209,10 @@ def scenario_phases(
     from bench.core.model import model_job
     from bench.core.sharding import loads
     from bench.report.capacity import Allowances, asked_volume, size_volume
-    from bench.units import GIB
 
     platform = platform or scenario_platform(scenario)
     sizes = np.asarray(sizes, dtype=np.int64)
-    instance = load_instances().get(scenario.cluster.instance)
+    instance = instance or load_instances().get(scenario.cluster.instance)
     nic = scenario.cluster.nic_bandwidth_bps or (instance.nic_bps if instance else 0.0)
     nvme = instance.local_nvme_gib if instance else 0.0
     hosts = scenario.cluster.hosts
@@ -231,7 +240,7 @@ def scenario_phases(
         volume_read_bps=volume_bps,
     )
     results = model_job(storage=storage, **model_arguments(scenario, sizes))
-    sent = report.model_gb * GIB if upload_bytes is None else upload_bytes
+    sent = upload_allowance_bytes(report) if upload_bytes is None else upload_bytes
     out = {}
     for mode, result in results.items():
         job = result.job()

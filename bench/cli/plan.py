@@ -43,6 +43,8 @@ def register(commands: Any) -> None:
             stagebench plan scenarios/images-5m.toml
             stagebench plan scenarios/images-5m.toml --hosts 4-64 --instance ml.p4d.24xlarge
             stagebench plan big.toml --json > plan.json        # one JSON object, nothing else
+            stagebench plan big.toml --platform none           # plain EC2/EKS: no job phases
+            stagebench plan big.toml --platform my-platform.toml   # from calibrate --from-jobs
             # sizes from an S3 Inventory report or a saved 'aws s3 ls --recursive' listing:
             #   [dataset] manifest = "inventory/my-config/2026-12-01T01-00Z/manifest.json"
         """,
@@ -60,6 +62,12 @@ def register(commands: Any) -> None:
     )
     add_storage_profile_option(
         plan, "storage profile (preset name or .toml); default: report.model_profile"
+    )
+    plan.add_argument(
+        "--platform",
+        help="the training platform whose job phases (Starting, Downloading, Training, "
+        "Uploading) surround the data path: preset or .toml; 'none' for plain EC2/EKS "
+        "(storage only); default: the scenario's platform.name, else sagemaker",
     )
     plan.add_argument(
         "--json", action="store_true", help="print one JSON object on stdout, nothing else"
@@ -146,6 +154,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         sizes_source=sizes.source,
         profile=args.storage_profile,
         instance=args.instance,
+        platform=args.platform,
     )
     counts = args.hosts or [scenario.cluster.hosts]
     steps = _Steps(len(counts) + 9, progress)
@@ -181,7 +190,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         format_answers(
             answer,
             context.instance,
-            title=f"Answers (plan: the model on {context.profile.name}, "
+            title=f"Answers (plan: the model on {context.profile.name}, platform "
+            f"{context.platform_name or 'none'}, "
             f"{answer.hosts} × {context.instance.name}, {context.objects:,} objects, "
             f"{format_bytes(context.total_bytes)}; nothing measured)",
         )
@@ -207,8 +217,9 @@ def chosen_answer(sweep: list[HostsAnswer]) -> HostsAnswer:
 
 
 def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> str:
-    """The Answers block: per mode time to first step, job time, AU, cost; the recommended
-    mode and why in one line; VolumeSizeInGB per host."""
+    """The Answers block: per mode the platform phases (starting, downloading, training) and
+    billable time, time to first step, job time, AU, cost; the recommended mode and why in one
+    line; VolumeSizeInGB per host."""
     import pandas as pd
 
     from bench.report.capacity import MODE_NAMES
@@ -217,6 +228,11 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
     rows = [
         {
             "mode": mode,
+            "starting_s": figures.starting_s,
+            "downloading_s": figures.downloading_s,
+            "training_phase_s": figures.training_phase_s,
+            "uploading_s": figures.uploading_s,
+            "billable_s": figures.billable_s,
             "first_step_s": figures.startup_s,
             "job_s": figures.job_s,
             "AU": figures.au,
@@ -234,7 +250,16 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
         f"  not {MODE_NAMES[mode]}: {why}" for mode, why in recommendation.ruled_out.items()
     ]
     table = format_table(pd.DataFrame(rows))
-    return "\n".join([title, table, line, *ruled_out, volume_line(instance, answer)])
+    if answer.platform is None:
+        phases_line = "platform none: no phases around the data path; billable = job time"
+    else:
+        phases_line = (
+            f"phases from platform {answer.platform}'s profile; billable = downloading + "
+            "training_phase + uploading (starting is not billed); recommended: times after "
+            "starting"
+        )
+    phases_line += "; cost = hosts × billable × hourly price + requests"
+    return "\n".join([title, table, phases_line, line, *ruled_out, volume_line(instance, answer)])
 
 
 def format_sweep(sweep: list[HostsAnswer]) -> str:

@@ -137,7 +137,8 @@ def _facts(plan_dir: Path, context: PlanContext, answer: HostsAnswer, step: Step
         model_context(context, answer.hosts, answer.file_volume.volume_gb),
         container_bytes=context.container_bytes,
         baseline=baseline,
-        known={baseline: facts.modelled},
+        # The what-ifs compare the data path alone, so the baseline row is its figures too.
+        known={baseline: {mode: a.model_figures() for mode, a in answer.modes.items()}},
         on_variant=lambda name: step(f"what-if: {name}"),
         workers=2,
     )
@@ -181,8 +182,12 @@ def _answers(context: PlanContext, answer: HostsAnswer) -> list[Any]:
     rows = [
         {
             "mode": MODE_NAMES[mode],
+            "starting s": figures.starting_s,
+            "downloading s": figures.downloading_s,
+            "training s": figures.training_phase_s,
+            "uploading s": figures.uploading_s,
+            "billable s": figures.billable_s,
             "time to first step s": figures.startup_s,
-            "training s": figures.training_s,
             "job s": figures.job_s,
             "AU": figures.au,
             "GETs": figures.gets,
@@ -206,9 +211,11 @@ def _answers(context: PlanContext, answer: HostsAnswer) -> list[Any]:
         bullets(items),
         Table(format_frame(pd.DataFrame(rows))),
         Paragraph(
-            "Time to first step: job start to the slowest host's first training step. Job: "
-            "that plus training until the last host ends. Cost = hosts × job time × hourly "
-            f"price ({_price_source(context)}) + requests at {context.profile.name}'s prices."
+            _phases_text(context)
+            + " Time to first step: job start to the slowest host's first training step, "
+            "the phases before it included. Job: that plus training until the last host ends. "
+            "Cost = hosts × billable time × hourly price "
+            f"({_price_source(context)}) + requests at {context.profile.name}'s prices."
         ),
     ]
     warning = capacity.local_disk_warning(
@@ -217,6 +224,35 @@ def _answers(context: PlanContext, answer: HostsAnswer) -> list[Any]:
     if warning:
         blocks.append(Alert(warning))
     return blocks
+
+
+def _phases_text(context: PlanContext) -> str:
+    if not context.platform.phased:
+        return (
+            "No platform (--platform none: plain EC2 or EKS): nothing before or after the data "
+            "path, so Starting and Uploading are 0, Downloading is the data path's startup and "
+            "the whole job is billed."
+        )
+    return (
+        f"Phases as {context.platform.name} reports them: Starting (instances provisioned; not "
+        "billed), Downloading (File: the platform's copy of each host's shard; Pipe and "
+        "FastFile: a fixed part, FastFile's listing of the keys), Training (the training "
+        "image's start, the rest of the data path's startup, then training) and Uploading. "
+        "Billable = Downloading + Training + Uploading. The recommendation reads times from the "
+        "end of Starting, which every mode waits for alike."
+    )
+
+
+def platform_where(context: PlanContext) -> str:
+    """Where the plan's platform profile comes from, for the Assumptions."""
+    from bench.config.platform import PLATFORM_PRESETS
+
+    platform = context.platform
+    if platform.path is None:
+        return "built in"
+    if platform.path.stem in PLATFORM_PRESETS and not platform.path.is_absolute():
+        return f"bench/profiles/{platform.path.name}"
+    return str(platform.path)
 
 
 def volume_line(instance: Instance, answer: HostsAnswer) -> str:
@@ -293,6 +329,42 @@ def _sweep_section(
     return blocks
 
 
+def _platform_assumption(context: PlanContext) -> str:
+    platform = context.platform
+    if not platform.phased:
+        return (
+            "**Platform:** none (--platform none: plain EC2 or EKS): no job phases around the "
+            "data path; starting = uploading = 0, downloading = time to first step, billable = "
+            "job time."
+        )
+    mode_fixed = ", ".join(
+        f"{MODE_NAMES[mode]} {platform.fixed_download_s(mode):g} s" for mode in MODES
+    )
+    return (
+        f"**Platform:** {platform.name} ({platform_where(context)}"
+        + (f"; {platform.description}" if platform.description else "")
+        + f"): Starting {platform.starting_s:g} s (not billed); Downloading's fixed part "
+        f"{mode_fixed}; File's copy by the platform's downloader at "
+        f"{platform.file_per_object_s * 1e3:g} ms per object"
+        + (
+            f", {platform.file_bandwidth_bps / 1e6:g} MB/s"
+            if platform.file_bandwidth_bps
+            else ", capped by the volume and the NIC"
+        )
+        + f" (cluster.concurrency does not apply); FastFile lists "
+        f"{platform.fastfile_list_keys_per_s:,.0f} keys/s; the training image starts in "
+        f"{platform.image_s:g} s; Uploading {platform.uploading_fixed_s:g} s"
+        + (
+            f" + the model allowance at {platform.uploading_bandwidth_bps / 1e6:g} MB/s"
+            if platform.uploading_bandwidth_bps
+            else ""
+        )
+        + ". Each number's public source or stated assumption is beside it in that file; "
+        "`stagebench calibrate --from-jobs` fits them to your own jobs. The what-ifs and "
+        "startup against file count compare the data path alone, without these phases."
+    )
+
+
 def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) -> list[Any]:
     scenario = context.scenario
     cluster = scenario.cluster
@@ -327,9 +399,16 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
         + f". Steps of {format_bytes(training.step_bytes)} "
         f"({origin('step_bytes', set(scenario.raw.get('training', {})))}), "
         f"{training.epochs} epoch(s), barrier {'on' if training.barrier else 'off'}.",
-        f"**Concurrency:** File mode downloads {cluster.concurrency} objects at once per host "
-        f"(cluster.concurrency, {origin('concurrency', given)}); SageMaker does not publish "
-        "its downloader's concurrency.",
+        f"**Concurrency:** stagebench's File reader downloads {cluster.concurrency} objects at "
+        f"once per host (cluster.concurrency, {origin('concurrency', given)}); SageMaker does "
+        "not publish its downloader's concurrency"
+        + (
+            f", so with platform {context.platform.name} File's Downloading is the platform's "
+            "copy instead (below)"
+            if context.platform.phased
+            else ""
+        )
+        + ".",
         f"**Readers:** Pipe prefetches {scenario.pipe.prefetch} objects in "
         f"{format_bytes(scenario.pipe.chunk_size)} reads; FastFile reads "
         f"{format_bytes(scenario.fastfile.part_size)} parts, {scenario.fastfile.read_ahead} "
@@ -358,9 +437,7 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
         f"{profile.first_byte_p90_s * 1e3:g} ms; {profile.connection_bps / 1e6:g} MB/s per "
         f"connection; {profile.get_per_s_per_prefix:g} GET/s per prefix; LIST page "
         f"{profile.list_page_base_s:g} s; each number's public source is beside it in that file.",
-        f"**Platform:** {context.platform or 'none'}: job phases before the data (instance "
-        "start, image pull) and after it are not modelled yet, so starting_s = 0, "
-        "downloading_s = startup_s and billable_s = job_s.",
+        _platform_assumption(context),
         f"**Sharding:** {scenario.distribution.type}"
         + (
             f", keys sorted and dealt {scenario.distribution.assignment} (SageMaker does not "

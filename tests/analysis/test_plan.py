@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 
@@ -35,10 +36,14 @@ def scenario(tmp_path, **sections):
     return build_scenario(raw, path=tmp_path / "plan.toml")
 
 
-def context_for(tmp_path, **sections):
+def context_for(tmp_path, platform="none", platform_section=None, **sections):
+    """A plan's context; ``platform`` is ``--platform`` (None: the scenario's or the default),
+    ``platform_section`` the scenario's [platform]."""
+    if platform_section is not None:
+        sections["platform"] = platform_section
     planned = scenario(tmp_path, **sections)
     sizes = plan.plan_sizes(planned, results_root=tmp_path / "results")
-    return plan.plan_context(planned, sizes.sizes, sizes_source=sizes.source)
+    return plan.plan_context(planned, sizes.sizes, sizes_source=sizes.source, platform=platform)
 
 
 # --- sources ----------------------------------------------------------------------------------
@@ -219,13 +224,15 @@ def test_json_has_every_key_for_every_mode(tmp_path):
     assert document["schema_version"] == 1 and document["platform"] is None
     assert document["dataset"]["objects"] == 2_000
     assert document["recommended_mode"] in MODES
-    keys = {
-        "starting_s", "downloading_s", "startup_s", "training_s", "job_s", "billable_s",
-        "au", "gets", "lists", "cost_usd", "volume_size_gb",
-    }  # fmt: skip
     assert set(document["modes"]) == set(MODES)
     for figures in document["modes"].values():
-        assert keys <= set(figures)
+        assert set(figures) == set(plan.MODE_JSON_KEYS)
+    phased = context_for(tmp_path, platform="sagemaker")
+    document = plan.plan_json(phased, plan.plan_hosts(phased, 4))
+    assert document["platform"] == "sagemaker"
+    for figures in document["modes"].values():
+        assert set(figures) == set(plan.MODE_JSON_KEYS)
+        assert all(figures[key] is not None for key in plan.MODE_JSON_KEYS)
 
 
 def test_sweep_on_two_processes_equals_one_count_at_a_time(tmp_path):
@@ -249,3 +256,144 @@ def test_empty_dataset_cannot_be_planned(tmp_path):
     planned = scenario(tmp_path)
     with pytest.raises(StagebenchError, match="no objects"):
         plan.plan_context(planned, np.zeros(0, dtype=np.int64), sizes_source="none")
+
+
+# --- platform phases ----------------------------------------------------------------------------
+
+
+def write_platform(tmp_path, **numbers):
+    """A platform file whose every phase is distinct, so a sum that picks the wrong phase shows."""
+    text = "\n".join(
+        [
+            "[platform]", "version = 1", 'name = "test-platform"',
+            "[starting]", f"seconds = {numbers.get('starting', 70.0)}",
+            "[training]", f"image_s = {numbers.get('image', 11.0)}",
+            "[file]", "fixed_s = 13.0", "per_object_ms = 2.0",
+            "[pipe]", "fixed_s = 17.0",
+            "[fastfile]", "fixed_s = 19.0", "list_keys_per_s = 500.0",
+            "[uploading]", f"fixed_s = {numbers.get('uploading', 5.0)}", "bandwidth = 50e6",
+            "[volume]", 'kind = "gp2"',
+        ]
+    )  # fmt: skip
+    path = tmp_path / "test-platform.toml"
+    path.write_text(text + "\n")
+    return path
+
+
+@pytest.mark.parametrize("platform", ["sagemaker", "file"])
+def test_billable_is_downloading_training_and_uploading(tmp_path, platform):
+    from bench.analysis.platform import scenario_phases
+    from bench.report import whatif
+
+    chosen = str(write_platform(tmp_path)) if platform == "file" else platform
+    context = context_for(tmp_path, platform=chosen, cluster={"instance": "ml.m5.xlarge"})
+    assert context.platform.phased and context.platform_name is not None
+    answer = plan.plan_hosts(context, 4)
+    get_price, list_price = whatif.prices(context.profile)
+    for mode, figures in answer.modes.items():
+        assert figures.billable_s == pytest.approx(
+            figures.downloading_s + figures.training_phase_s + figures.uploading_s
+        )
+        assert figures.starting_s == context.platform.starting_s > 0
+        assert figures.job_s == pytest.approx(figures.startup_s + figures.training_s)
+        # Starting is waited for but not billed; everything before the first step counts.
+        assert figures.startup_s > figures.starting_s + figures.downloading_s
+        assert figures.job_s + figures.uploading_s == pytest.approx(
+            figures.starting_s + figures.billable_s
+        )
+        expected = 4 * figures.billable_s / 3600 * context.instance.hourly_price
+        expected += (figures.gets * get_price + figures.lists * list_price) / 1000
+        assert figures.cost_usd == pytest.approx(expected), mode
+        assert figures.model is not None and figures.model.end_s < figures.job_s
+    # The phases are the platform layer's own, not a second formula.
+    scenario_at = dataclasses.replace(context.at_hosts(4), modes=MODES)
+    modelled = scenario_phases(
+        scenario_at, context.sizes, profile=context.profile, platform=context.platform,
+        instance=context.instance,
+    )  # fmt: skip
+    for mode in MODES:
+        assert answer.modes[mode].billable_s == pytest.approx(modelled[mode].phases.billable_s)
+        assert answer.modes[mode].startup_s == pytest.approx(modelled[mode].phases.first_step_s)
+
+
+def test_platform_none_keeps_the_storage_only_relations(tmp_path):
+    none = plan.plan_hosts(context_for(tmp_path, platform="none"), 4)
+    sagemaker = plan.plan_hosts(context_for(tmp_path, platform="sagemaker"), 4)
+    for mode in MODES:
+        figures = none.modes[mode]
+        assert figures.starting_s == 0 and figures.uploading_s == 0
+        assert figures.downloading_s == figures.startup_s
+        assert figures.billable_s == figures.job_s
+        # The same data path with the platform's phases around it takes longer and costs more.
+        assert sagemaker.modes[mode].job_s > figures.job_s
+        assert sagemaker.modes[mode].instance_usd > figures.instance_usd
+        assert sagemaker.modes[mode].training_s == pytest.approx(figures.training_s)
+
+
+def test_scenario_platform_is_the_default_and_the_option_wins(tmp_path):
+    path = write_platform(tmp_path)
+    named = context_for(tmp_path, platform=None, platform_section={"name": path.name})
+    assert named.platform.name == "test-platform"
+    assert context_for(tmp_path, platform=None).platform.name == plan.DEFAULT_PLATFORM
+    overridden = context_for(tmp_path, platform="none", platform_section={"name": path.name})
+    assert overridden.platform_name is None
+
+
+def test_missing_platform_file_is_one_line(tmp_path):
+    from bench.config.platform import PlatformError
+
+    with pytest.raises(PlatformError) as info:
+        context_for(tmp_path, platform=str(tmp_path / "no-such-platform.toml"))
+    assert "no such platform file" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_measured_answer_places_a_run_in_the_same_phases(tmp_path):
+    from bench.analysis.platform import file_download_s, volume_throughput_bps
+    from bench.config.platform import NONE, load_platform
+
+    planned = scenario(tmp_path, cluster={"instance": "ml.m5.xlarge"})
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(10_000, 2_000_000, 400)
+    hosts_table = pd.DataFrame(
+        [
+            {"mode": mode, "host": host, "objects": 100, "bytes": int(sizes[host::4].sum())}
+            for mode in MODES
+            for host in range(4)
+        ]
+    )
+    summary = {
+        "dataset": {"objects": int(sizes.size)},
+        "modes": {
+            mode: {"hosts": 4, "startup_s": 3.0 + i, "end_s": 60.0 + i, "au": 0.9, "gets": 400}
+            for i, mode in enumerate(MODES)
+        },
+    }
+    none, _ = plan.measured_answer(planned, summary, hosts_table, sizes, platform=NONE)
+    sagemaker = load_platform("sagemaker")
+    phased, instance = plan.measured_answer(
+        planned, summary, hosts_table, sizes, platform=sagemaker
+    )
+    for i, mode in enumerate(MODES):
+        alone, figures = none.modes[mode], phased.modes[mode]
+        assert alone.startup_s == 3.0 + i and alone.billable_s == alone.job_s == 60.0 + i
+        assert alone.downloading_s == alone.startup_s and alone.starting_s == 0
+        assert figures.billable_s == pytest.approx(
+            figures.downloading_s + figures.training_phase_s + figures.uploading_s
+        )
+        assert figures.job_s == pytest.approx(figures.startup_s + figures.training_s)
+        assert figures.training_s == pytest.approx(alone.training_s)
+        assert figures.instance_usd == pytest.approx(
+            4 * figures.billable_s / 3600 * instance.hourly_price
+        )
+    # File's Downloading is the platform's copy of the largest shard, not the run's reader.
+    volume_bps = volume_throughput_bps(
+        sagemaker.volume_kind, phased.file_volume.volume_gb, local_nvme_gib=0.0
+    )
+    expected = file_download_s(
+        sagemaker,
+        hosts_table[hosts_table["mode"] == "file"]["objects"].to_numpy(),
+        hosts_table[hosts_table["mode"] == "file"]["bytes"].to_numpy(),
+        volume_bps=volume_bps,
+        nic_bps=instance.nic_bps,
+    )
+    assert phased.modes["file"].downloading_s == pytest.approx(expected)

@@ -10,8 +10,9 @@ import pytest
 from tests.support import stagebench, write_scenario
 
 MODE_KEYS = {
-    "starting_s", "downloading_s", "startup_s", "training_s", "job_s", "billable_s", "au",
-    "gets", "lists", "cost_usd", "volume_size_gb",
+    "starting_s", "downloading_s", "training_phase_s", "uploading_s", "billable_s",
+    "startup_s", "training_s", "job_s", "au", "gets", "lists", "cost_usd", "instance_usd",
+    "request_usd", "volume_size_gb",
 }  # fmt: skip
 
 SCENARIO = """
@@ -51,6 +52,10 @@ def test_plan_prints_answers_and_writes_its_folder(tmp_path, scenario_path):
     for mode in ("file", "pipe", "fastfile"):
         assert any(line.split()[:1] == [mode] for line in out.splitlines())
     assert "recommended: " in out and "VolumeSizeInGB per host" in out
+    assert "platform sagemaker" in out
+    header = next(line for line in out.splitlines() if line.split()[:1] == ["mode"])
+    for column in ("starting_s", "downloading_s", "training_phase_s", "billable_s"):
+        assert column in header.split()
     (plan_dir,) = [p for p in results.iterdir() if not p.name.startswith(".")]
     assert plan_dir.name.startswith("planned-plan-")
     names = {p.name for p in plan_dir.iterdir()}
@@ -63,6 +68,8 @@ def test_plan_prints_answers_and_writes_its_folder(tmp_path, scenario_path):
     assert "## Assumptions" in report
     for default in ("Concurrency", "Readers", "Compute rate", "Volume", "Profile", "Platform"):
         assert f"**{default}:**" in report
+    assert "**Platform:** sagemaker (bench/profiles/sagemaker.toml" in report
+    assert "billable s" in report and "downloading s" in report
     assert "400 objects/s" in report
     assert "Fastfile job s" in report or "FastFile job s" in report  # job time in what-ifs
     html = (plan_dir / "report.html").read_text()
@@ -76,11 +83,33 @@ def test_json_is_one_object_with_every_key(tmp_path, scenario_path):
     document = json.loads(done.stdout)  # nothing else on stdout
     assert document["schema_version"] == 1 and document["hosts"] == 8
     assert document["instance"] == "ml.p4d.24xlarge"
-    assert document["profile"] == "aws-s3-standard" and document["platform"] is None
+    assert document["profile"] == "aws-s3-standard" and document["platform"] == "sagemaker"
     assert document["dataset"]["objects"] == 3000 and document["dataset"]["bytes"] > 0
     assert document["recommended_mode"] in ("file", "pipe", "fastfile")
     for mode in ("file", "pipe", "fastfile"):
-        assert set(document["modes"][mode]) >= MODE_KEYS
+        figures = document["modes"][mode]
+        assert set(figures) == MODE_KEYS
+        assert figures["billable_s"] == pytest.approx(
+            figures["downloading_s"] + figures["training_phase_s"] + figures["uploading_s"]
+        )
+        assert figures["job_s"] == pytest.approx(figures["startup_s"] + figures["training_s"])
+        assert figures["starting_s"] > 0
+
+
+def test_platform_none_is_storage_only(tmp_path, scenario_path):
+    done = stagebench(
+        "plan", str(scenario_path), "--platform", "none", "--json",
+        "--results", str(tmp_path / "results"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["platform"] is None
+    for mode in ("file", "pipe", "fastfile"):
+        figures = document["modes"][mode]
+        assert set(figures) == MODE_KEYS
+        assert figures["starting_s"] == 0 and figures["uploading_s"] == 0
+        assert figures["downloading_s"] == figures["startup_s"]
+        assert figures["billable_s"] == figures["job_s"]
 
 
 def test_host_sweep_prints_a_table_per_mode_and_the_largest_count(tmp_path, scenario_path):
@@ -122,6 +151,8 @@ def test_instance_option_uses_the_preset(tmp_path, scenario_path):
         (["--hosts", "8-2"], "--hosts"),
         (["--hosts", "0"], "--hosts"),
         (["--profile-file", "no-such-profile"], "no such preset"),
+        (["--platform", "no-such-platform.toml"], "no such platform file"),
+        (["--platform", "nonesuch"], "no such preset"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, scenario_path, args, needle):
@@ -129,5 +160,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, scenario_path, args, needle):
     assert done.returncode == 2
     assert needle in done.stderr
     assert "Traceback" not in done.stderr
-    if "stagebench: error:" in done.stderr:
+    if "stagebench: error:" in done.stderr:  # argparse's own errors come with the usage
         assert len(done.stderr.strip().splitlines()) == 1
+    if "--platform" in args:
+        assert done.stderr.startswith("stagebench: error:")
