@@ -131,6 +131,16 @@ def add_storage_profile_option(parser: argparse.ArgumentParser, help: str) -> No
     parser.add_argument("--profile-file", dest="storage_profile", help=argparse.SUPPRESS)
 
 
+def add_platform_option(parser: argparse.ArgumentParser) -> None:
+    """``--platform``: the training platform whose job phases surround the data path."""
+    parser.add_argument(
+        "--platform",
+        help="the training platform whose job phases (Starting, Downloading, Training, "
+        "Uploading) surround the data path: preset or .toml; 'none' for plain EC2/EKS "
+        "(storage only); default: the scenario's platform.name, else sagemaker",
+    )
+
+
 def add_progress_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress",

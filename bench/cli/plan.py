@@ -19,6 +19,7 @@ from bench.cli.common import (
     add_command,
     add_common,
     add_endpoint_options,
+    add_platform_option,
     add_progress_option,
     add_storage_profile_option,
     endpoint_overrides,
@@ -63,12 +64,7 @@ def register(commands: Any) -> None:
     add_storage_profile_option(
         plan, "storage profile (preset name or .toml); default: report.model_profile"
     )
-    plan.add_argument(
-        "--platform",
-        help="the training platform whose job phases (Starting, Downloading, Training, "
-        "Uploading) surround the data path: preset or .toml; 'none' for plain EC2/EKS "
-        "(storage only); default: the scenario's platform.name, else sagemaker",
-    )
+    add_platform_option(plan)
     plan.add_argument(
         "--json", action="store_true", help="print one JSON object on stdout, nothing else"
     )

@@ -13,6 +13,7 @@ from bench.cli.common import (
     add_command,
     add_common,
     add_endpoint_options,
+    add_platform_option,
     add_progress_option,
     ask_if_terminal,
     format_table,
@@ -33,6 +34,7 @@ def register(commands: Any) -> None:
             stagebench run scenarios/quickstart.toml --hosts 8 --modes file,pipe
             stagebench run a.toml --repeat 3 --no-report      # three run folders for compare
             stagebench run open-data.toml --endpoint aws --region us-west-2 --no-sign-request
+            stagebench run scenarios/quickstart.toml --platform none   # Answers without job phases
         """,
     )
     run.add_argument("scenario", type=Path, help="scenario TOML file")
@@ -48,6 +50,7 @@ def register(commands: Any) -> None:
         help="run hosts on a Dask cluster: tcp://scheduler:8786, or local:N worker processes",
     )
     add_progress_option(run)
+    add_platform_option(run)
     run.add_argument(
         "--no-report", action="store_true", help="skip the capacity report (report.md, .html)"
     )
@@ -63,9 +66,12 @@ def register(commands: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bench.config.platform import load_platform
     from bench.config.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
+    # The platform of the Answers block, read before anything runs so a bad name costs nothing.
+    args.platform_profile = load_platform(args.platform) if args.platform else None
     run_dirs: list[Path] = []
     for repeat in range(args.repeat):
         if args.repeat > 1:
@@ -102,7 +108,7 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
         _write_report(result.run_dir, progress=progress_from(args))
     if result.status != "interrupted" and len(result.hosts):
         print()
-        print(_answers(scenario, result))
+        print(_answers(scenario, result, platform=args.platform_profile))
     if result.status == "interrupted":
         print(f"stagebench: interrupted; partial results in {result.run_dir}", file=sys.stderr)
         return 130
@@ -112,8 +118,9 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
     return 0
 
 
-def _answers(scenario: Any, result: Any) -> str:
-    """The Answers block of a run, from its measured job figures."""
+def _answers(scenario: Any, result: Any, *, platform: Any = None) -> str:
+    """The Answers block of a run, from its measured job figures placed in ``platform``'s
+    job phases (default: the scenario's)."""
     from bench.analysis.plan import measured_answer
     from bench.cli.plan import format_answers
     from bench.config.scenario import with_compute_rate
@@ -126,13 +133,13 @@ def _answers(scenario: Any, result: Any) -> str:
 
         sizes = np.zeros(0, dtype=np.int64)
     answer, instance = measured_answer(
-        with_compute_rate(scenario, sizes), result.summary, result.hosts, sizes
+        with_compute_rate(scenario, sizes), result.summary, result.hosts, sizes, platform=platform
     )
     return format_answers(
         answer,
         instance,
         title=f"Answers (measured on {result.summary['environment']['endpoint']['kind']}, "
-        f"{answer.hosts} × {instance.name})",
+        f"platform {answer.platform or 'none'}, {answer.hosts} × {instance.name})",
     )
 
 
