@@ -9,7 +9,7 @@ import pytest
 
 from bench.cli.app import COMMAND_MODULES, build_parser
 
-S3_COMMANDS = ("run", "skew", "clean", "calibrate", "validate", "startup")
+S3_COMMANDS = ("run", "plan", "skew", "clean", "calibrate", "validate", "startup")
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
