@@ -50,7 +50,9 @@ def register(commands: Any) -> None:
             #   [dataset] manifest = "inventory/my-config/2026-12-01T01-00Z/manifest.json"
         """,
     )
-    plan.add_argument("scenario", type=Path, help="scenario TOML file")
+    plan.add_argument(
+        "scenario", type=Path, help="scenario TOML file, or a SageMaker training job JSON"
+    )
     plan.add_argument(
         "--hosts",
         type=host_counts,
