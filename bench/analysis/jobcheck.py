@@ -66,16 +66,7 @@ class Finding:
 
 @functools.cache
 def _sentence(shape: str, member: str, start: str, end: str | None = None) -> str:
-    text = documented_sentence(shape, member, start)
-    if end:  # up to the end of a later sentence
-        from bench.config.job import _member_doc
-
-        whole = _member_doc(shape, member)
-        begin = whole.find(text)
-        stop = whole.find(end, begin)
-        if stop >= 0:
-            stop = whole.find(".", stop + len(end) - 1)
-            text = whole[begin : stop + 1]
+    text = documented_sentence(shape, member, start, through=end)
     return f'"{text}" ({shape}.{member}, SageMaker API reference)'
 
 

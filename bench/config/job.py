@@ -163,15 +163,24 @@ def _member_doc(shape_name: str, member: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
 
 
-def documented_sentence(shape_name: str, member: str, start: str) -> str:
+def documented_sentence(
+    shape_name: str, member: str, start: str, through: str | None = None
+) -> str:
     """The sentence of a member's documentation that begins with ``start`` (for citing the API
-    reference word for word); ValueError when the model no longer says it."""
+    reference word for word), or with ``through`` the sentences from it to the end of the later
+    one containing ``through``; ValueError when the model no longer says ``start``."""
     text = _member_doc(shape_name, member)
     begin = text.find(start)
     if begin < 0:
         raise ValueError(f"{shape_name}.{member}: the service model no longer says {start!r}")
     end = text.find(". ", begin)
-    return text[begin : end + 1 if end >= 0 else len(text)]
+    sentence = text[begin : end + 1 if end >= 0 else len(text)]
+    if through:
+        stop = text.find(through, begin)
+        if stop >= 0:
+            stop = text.find(".", stop + len(through) - 1)
+            sentence = text[begin : stop + 1]
+    return sentence
 
 
 # --- validation against the model -----------------------------------------------------------
