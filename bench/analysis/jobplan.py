@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.analysis.plan import AU_TARGET, HostsAnswer, PlanContext
-from bench.config.job import SAGEMAKER_MODES, ChannelScenario, TrainingJob
+from bench.config.job import (
+    SAGEMAKER_MODES,
+    ChannelScenario,
+    TrainingJob,
+    training_channel_name,
+)
 from bench.report.capacity import MODE_NAMES, Allowances, VolumeSizing, size_volume
 from bench.units import format_seconds
 
@@ -346,7 +351,7 @@ def plan_job(
         workers=workers,
         on_channel=on_channel,
     )
-    training = next(name for name, item in scenarios.items() if item.is_training)
+    training = training_channel_name(scenarios)
     first = scenarios[training].scenario
     allowances = settings_from_config(first.report).allowances
     given_modes = {name: plan.given_mode for name, plan in channels.items()}

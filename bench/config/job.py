@@ -770,6 +770,11 @@ class ChannelScenario:
         return None
 
 
+def training_channel_name(scenarios: Mapping[str, ChannelScenario]) -> str:
+    """The channel of ``channel_scenarios``' answer whose reading drives the job's time."""
+    return next(name for name, item in scenarios.items() if item.is_training)
+
+
 def _prefix_for_sizes(channel: Channel) -> str:
     located = channel.bucket_and_prefix
     if located is None or channel.data_type != "S3Prefix":
@@ -799,9 +804,7 @@ def channel_scenarios(
             continue
         sizes = sidecar.channels.get(channel.name, ChannelSizes())
         raw: dict[str, Any] = {k: dict(v) for k, v in sidecar.scenario.items()}
-        raw.setdefault("scenario", {}).setdefault(
-            "name", f"{job.name or Path(job.source).stem}-{channel.name}"
-        )
+        raw.setdefault("scenario", {}).setdefault("name", f"{job.short_name}-{channel.name}")
         cluster = raw.setdefault("cluster", {})
         cluster["hosts"] = job.instance_count
         cluster["instance"] = job.instance_type
