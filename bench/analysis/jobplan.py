@@ -143,6 +143,11 @@ class JobPlan:
     def training(self) -> ChannelPlan:
         return self.channels[self.training_channel]
 
+    @property
+    def total_bytes(self) -> int:
+        """Every planned channel's bytes together."""
+        return sum(channel.context.total_bytes for channel in self.channels.values())
+
 
 # --- planning every channel -------------------------------------------------------------------
 
@@ -412,6 +417,16 @@ def recommendation_inputs(plan: JobPlan) -> dict[str, Any]:
         "instance_count": count,
         "reasons": reasons,
     }
+
+
+def recommend_job(
+    plan: JobPlan, job_json: Mapping[str, Any], *, source: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The job's JSON with the plan's recommendation written into it, and one line per change
+    (``bench.config.job.recommended_job``)."""
+    from bench.config.job import recommended_job
+
+    return recommended_job(job_json, source=source, **recommendation_inputs(plan))
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.cli.common import add_command, add_common, format_table
+
+if TYPE_CHECKING:
+    from bench.analysis.jobplan import JobPlan
+    from bench.config.job import ChannelScenario, TrainingJob
 
 
 def register(commands: Any) -> None:
@@ -84,23 +88,12 @@ def run_job_check(args: argparse.Namespace) -> int:
 def run_job_plan(args: argparse.Namespace) -> int:
     """``stagebench plan JOB.json``: every channel planned, combined into the job's answer,
     the plan folder and ``recommended-job.json`` written, the answers printed."""
-    import pandas as pd
-
     from bench.analysis import jobplan
-    from bench.cli.common import endpoint_overrides, progress_from
-    from bench.config.job import (
-        CREATE,
-        DESCRIBE,
-        channel_scenarios,
-        load_job,
-        load_sidecar,
-        read_job_json,
-        recommended_job,
-    )
+    from bench.cli.common import endpoint_overrides
+    from bench.config.job import channel_scenarios, load_job, load_sidecar, read_job_json
     from bench.errors import StagebenchError
-    from bench.report.jobplan import RECOMMENDED_JOB, write_job_plan
+    from bench.report.jobplan import RECOMMENDED_JOB
     from bench.run import results as results_io
-    from bench.units import format_bytes
 
     if getattr(args, "instance", None):
         raise StagebenchError(
@@ -111,6 +104,30 @@ def run_job_plan(args: argparse.Namespace) -> int:
     job = load_job(args.scenario)
     sidecar = load_sidecar(args.scenario, path=getattr(args, "sidecar", None))
     scenarios = channel_scenarios(job, sidecar, overrides=endpoint_overrides(args) or None)
+    plan, changes, plan_dir, written = _plan_and_write(args, job, job_json, scenarios)
+    if args.json:
+        document = jobplan.job_plan_json(
+            plan, changes=changes, recommended_path=str(plan_dir / RECOMMENDED_JOB)
+        )
+        print(results_io.json_text(document))
+    else:
+        _print_job_plan(plan, changes, plan_dir, written)
+    return 0
+
+
+def _plan_and_write(
+    args: argparse.Namespace,
+    job: TrainingJob,
+    job_json: dict[str, Any],
+    scenarios: dict[str, ChannelScenario],
+) -> tuple[JobPlan, list[str], Path, list[Path]]:
+    """Plan the job and write its plan folder, one progress step per channel planned and per
+    channel report: the plan, the changes, the folder and the files written."""
+    from bench.analysis import jobplan
+    from bench.cli.common import progress_from
+    from bench.report.jobplan import write_job_plan
+    from bench.run import results as results_io
+
     progress = progress_from(args)
     phase = progress.phase("plan", total_objects=len(scenarios) * 2 + 1, unit="step")
     try:
@@ -125,11 +142,8 @@ def run_job_plan(args: argparse.Namespace) -> int:
             storage_profile=args.storage_profile,
             on_channel=lambda _: phase.advance(objects=1),
         )
-        recommended, changes = recommended_job(
-            job_json, source=str(args.scenario), **jobplan.recommendation_inputs(plan)
-        )
-        name = job.name or Path(job.source).stem
-        plan_dir = results_io.new_run_dir(args.results, f"{name}-plan")
+        recommended, changes = jobplan.recommend_job(plan, job_json, source=str(args.scenario))
+        plan_dir = results_io.new_run_dir(args.results, f"{job.short_name}-plan")
         written = write_job_plan(
             plan_dir,
             plan,
@@ -139,21 +153,21 @@ def run_job_plan(args: argparse.Namespace) -> int:
         )
     finally:
         phase.close()
-    if args.json:
-        document = jobplan.job_plan_json(
-            plan, changes=changes, recommended_path=str(plan_dir / RECOMMENDED_JOB)
-        )
-        print(results_io.json_text(document))
-        return 0
+    return plan, changes, plan_dir, written
 
+
+def _print_job_plan(plan: JobPlan, changes: list[str], plan_dir: Path, written: list[Path]) -> None:
+    import pandas as pd
+
+    from bench.analysis import jobplan
+    from bench.report.jobplan import RECOMMENDED_JOB
+    from bench.units import format_bytes
+
+    job = plan.job
     given, chosen = plan.as_given, plan.chosen.totals
-    kind_out = CREATE if job.kind == DESCRIBE else job.kind
-    training = plan.training.context
-    total = sum(channel.context.total_bytes for channel in plan.channels.values())
     print(
-        f"Answers (plan of {job.source}: {job.kind}{f' {job.name}' if job.name else ''}; "
-        f"the model on {training.profile.name}, {len(plan.channels)} channels, "
-        f"{format_bytes(total)}; nothing measured)"
+        f"Answers (plan of {job.heading}; the model on {plan.training.context.profile.name}, "
+        f"{len(plan.channels)} channels, {format_bytes(plan.total_bytes)}; nothing measured)"
     )
     print(format_table(pd.DataFrame(jobplan.channel_rows(plan))))
     print(
@@ -171,7 +185,7 @@ def run_job_plan(args: argparse.Namespace) -> int:
     for finding in plan.findings:
         print(finding.line())
     print()
-    print(f"recommended job ({kind_out}):")
+    print(f"recommended job ({job.request_kind}):")
     for line in changes:
         print(f"  {line}")
     print(
@@ -181,4 +195,3 @@ def run_job_plan(args: argparse.Namespace) -> int:
     print(f"plan: {plan_dir}")
     print(f"report: {written[0]}  ({written[1].name}: self-contained)")
     print(f"recommended job: {plan_dir / RECOMMENDED_JOB}  (changes: {written[3].name})")
-    return 0
