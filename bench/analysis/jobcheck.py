@@ -179,46 +179,31 @@ def check_volume(
         "advised_gb": float(advised),
         "local_disk_gib": disk,
     }
+    ask = f"ask for {advised} GB (with {allowances.headroom:.0%} headroom)"
+
+    def finding(severity: str, message: str) -> Finding:
+        subject = "ResourceConfig.VolumeSizeInGB"
+        return Finding("volume", severity, subject, message, figures, volume_sentence())
+
     if disk > 0:
         capacity, where = disk, f"{job.instance_type}'s local NVMe of {disk:g} GiB"
     elif given is None:
-        return Finding(
-            "volume",
-            "error",
-            "ResourceConfig.VolumeSizeInGB",
-            f"not set, and {job.instance_type} has no local disk: {what}; ask for {advised} GB "
-            f"(with {allowances.headroom:.0%} headroom)",
-            figures,
-            volume_sentence(),
-        )
+        no_disk = f"not set, and {job.instance_type} has no local disk"
+        return finding("error", f"{no_disk}: {what}; {ask}")
     else:
         capacity, where = float(given), f"VolumeSizeInGB {given}"
     figures["capacity_gib"] = capacity
     spare = capacity - needed_gib
     figures["spare_gib"] = spare
     if spare >= 0:
-        return Finding(
-            "volume",
-            "ok",
-            "ResourceConfig.VolumeSizeInGB",
-            f"{where} holds it: {what}, {spare:.2f} GiB spare",
-            figures,
-            volume_sentence(),
-        )
+        return finding("ok", f"{where} holds it: {what}, {spare:.2f} GiB spare")
     fix = (
-        f"ask for {advised} GB (with {allowances.headroom:.0%} headroom)"
+        ask
         if disk <= 0
         else "use Pipe or FastFile for the large channels, more hosts (smaller shards) or an "
         "instance with a larger local disk"
     )
-    return Finding(
-        "volume",
-        "error",
-        "ResourceConfig.VolumeSizeInGB",
-        f"{where} falls short by {-spare:.2f} GiB: {what}; {fix}",
-        figures,
-        volume_sentence(),
-    )
+    return finding("error", f"{where} falls short by {-spare:.2f} GiB: {what}; {fix}")
 
 
 def check_local_disk(job: TrainingJob, *, volume_size_gb: int | None = None) -> Finding:
