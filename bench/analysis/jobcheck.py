@@ -22,7 +22,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,9 +30,11 @@ from bench.config.job import (
     DEFAULT_MAX_RUNTIME_S,
     MAX_RUNTIME_LIMIT_S,
     RUNTIME_SOURCE,
+    ChannelScenario,
     TrainingJob,
     documented_sentence,
     local_disk_gib,
+    training_channel_name,
 )
 from bench.core import metrics, sharding
 from bench.units import GIB, format_bytes, format_seconds
@@ -66,16 +68,7 @@ class Finding:
 
 @functools.cache
 def _sentence(shape: str, member: str, start: str, end: str | None = None) -> str:
-    text = documented_sentence(shape, member, start)
-    if end:  # up to the end of a later sentence
-        from bench.config.job import _member_doc
-
-        whole = _member_doc(shape, member)
-        begin = whole.find(text)
-        stop = whole.find(end, begin)
-        if stop >= 0:
-            stop = whole.find(".", stop + len(end) - 1)
-            text = whole[begin : stop + 1]
+    text = documented_sentence(shape, member, start, through=end)
     return f'"{text}" ({shape}.{member}, SageMaker API reference)'
 
 
@@ -186,46 +179,31 @@ def check_volume(
         "advised_gb": float(advised),
         "local_disk_gib": disk,
     }
+    ask = f"ask for {advised} GB (with {allowances.headroom:.0%} headroom)"
+
+    def finding(severity: str, message: str) -> Finding:
+        subject = "ResourceConfig.VolumeSizeInGB"
+        return Finding("volume", severity, subject, message, figures, volume_sentence())
+
     if disk > 0:
         capacity, where = disk, f"{job.instance_type}'s local NVMe of {disk:g} GiB"
     elif given is None:
-        return Finding(
-            "volume",
-            "error",
-            "ResourceConfig.VolumeSizeInGB",
-            f"not set, and {job.instance_type} has no local disk: {what}; ask for {advised} GB "
-            f"(with {allowances.headroom:.0%} headroom)",
-            figures,
-            volume_sentence(),
-        )
+        no_disk = f"not set, and {job.instance_type} has no local disk"
+        return finding("error", f"{no_disk}: {what}; {ask}")
     else:
         capacity, where = float(given), f"VolumeSizeInGB {given}"
     figures["capacity_gib"] = capacity
     spare = capacity - needed_gib
     figures["spare_gib"] = spare
     if spare >= 0:
-        return Finding(
-            "volume",
-            "ok",
-            "ResourceConfig.VolumeSizeInGB",
-            f"{where} holds it: {what}, {spare:.2f} GiB spare",
-            figures,
-            volume_sentence(),
-        )
+        return finding("ok", f"{where} holds it: {what}, {spare:.2f} GiB spare")
     fix = (
-        f"ask for {advised} GB (with {allowances.headroom:.0%} headroom)"
+        ask
         if disk <= 0
         else "use Pipe or FastFile for the large channels, more hosts (smaller shards) or an "
         "instance with a larger local disk"
     )
-    return Finding(
-        "volume",
-        "error",
-        "ResourceConfig.VolumeSizeInGB",
-        f"{where} falls short by {-spare:.2f} GiB: {what}; {fix}",
-        figures,
-        volume_sentence(),
-    )
+    return finding("error", f"{where} falls short by {-spare:.2f} GiB: {what}; {fix}")
 
 
 def check_local_disk(job: TrainingJob, *, volume_size_gb: int | None = None) -> Finding:
@@ -456,9 +434,116 @@ def compute_bound_s(
     return float(loads.max()) * epochs / compute_bps
 
 
+# --- the job-check command's answer ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobCheck:
+    """A job checked as given, without a plan: each channel's sizes and where they came from,
+    and the findings (errors first)."""
+
+    job: TrainingJob
+    training_channel: str
+    sizes: Mapping[str, np.ndarray]
+    origins: Mapping[str, str]  # channel → where its sizes came from
+    findings: list[Finding]
+    runtime_checked: bool  # False without a compute rate: no floor under the job's time
+
+    @property
+    def refused(self) -> bool:
+        """Would SageMaker refuse or stop the job as given?"""
+        return any(finding.severity == ERROR for finding in self.findings)
+
+    def channel_rows(self) -> list[dict[str, Any]]:
+        """One row per channel of the job: its mode, distribution, objects, size and where the
+        sizes came from (the training channel starred)."""
+        rows = []
+        for channel in self.job.channels:
+            sizes = self.sizes.get(channel.name)
+            star = " *" if channel.name == self.training_channel else ""
+            rows.append(
+                {
+                    "channel": channel.name + star,
+                    "mode": channel.input_mode + ("" if channel.mode_given else " (job)"),
+                    "distribution": channel.distribution,
+                    "objects": int(sizes.size) if sizes is not None else None,
+                    "GB": float(sizes.sum()) / 1e9 if sizes is not None else None,
+                    "sizes": self.origins.get(channel.name, f"{channel.source}: not modelled"),
+                    "s3_uri": channel.s3_uri or "",
+                }
+            )
+        return rows
+
+
+def read_channel_sizes(
+    scenarios: Mapping[str, ChannelScenario],
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each channel's sizes and where they came from: the sidecar's ``sizes_from`` or synthetic
+    spec, else a listing of the channel's ``S3Uri`` at the scenario's endpoint."""
+    sizes: dict[str, np.ndarray] = {}
+    origins: dict[str, str] = {}
+    for name, item in scenarios.items():
+        local = item.local_sizes()
+        if local is not None:
+            sizes[name] = local
+            origins[name] = str(item.sizes_from) if item.sizes_from else "synthetic"
+        else:
+            from bench.run.dataset import dataset_sizes
+
+            sizes[name] = dataset_sizes(item.scenario)
+            origins[name] = f"listed at {item.scenario.storage.endpoint}"
+    return sizes, origins
+
+
+def compute_floor(
+    job: TrainingJob,
+    training: ChannelScenario,
+    sizes_by_channel: Mapping[str, np.ndarray],
+) -> tuple[float | None, str]:
+    """``compute_bound_s`` at the training channel's ``training.compute_rate``, and the words
+    saying what it is; (None, "") when the sidecar sets no compute rate."""
+    settings = training.scenario.training
+    if settings.compute_bps <= 0:
+        return None, ""
+    floor_s = compute_bound_s(
+        job,
+        sizes_by_channel,
+        training_channel=training.channel.name,
+        compute_bps=settings.compute_bps,
+        epochs=settings.epochs,
+    )
+    basis = (
+        f"compute alone at {settings.compute_bps / 1e6:g} MB/s per host × {settings.epochs} "
+        "epochs: a floor, reading the data only adds to it"
+    )
+    return floor_s, basis
+
+
+def check_job_channels(job: TrainingJob, scenarios: Mapping[str, ChannelScenario]) -> JobCheck:
+    """The job as given checked against its channels' sizes (``channel_scenarios``' answer),
+    with a compute floor under its time when the sidecar gives a compute rate."""
+    from bench.report.rundata import settings_from_config
+
+    training = training_channel_name(scenarios)
+    first = scenarios[training].scenario
+    sizes, origins = read_channel_sizes(scenarios)
+    job_s, basis = compute_floor(job, scenarios[training], sizes)
+    findings = check_job(
+        job,
+        sizes,
+        settings_from_config(first.report).allowances,
+        training_channel=training,
+        job_s=job_s,
+        job_s_basis=basis,
+        assignment=first.distribution.assignment,
+    )
+    return JobCheck(job, training, sizes, origins, findings, runtime_checked=job_s is not None)
+
+
 __all__ = [
     "DEFAULT_MAX_RUNTIME_S",
     "Finding",
+    "JobCheck",
     "SKEW_WARN_RATIO",
     "channel_loads",
     "channel_notes",
@@ -466,7 +551,10 @@ __all__ = [
     "check_local_disk",
     "check_runtime",
     "check_sharding",
+    "check_job_channels",
     "check_volume",
     "compute_bound_s",
+    "compute_floor",
     "file_bytes_per_host",
+    "read_channel_sizes",
 ]

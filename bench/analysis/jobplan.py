@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.analysis.plan import AU_TARGET, HostsAnswer, PlanContext
-from bench.config.job import SAGEMAKER_MODES, ChannelScenario, TrainingJob
+from bench.config.job import (
+    SAGEMAKER_MODES,
+    ChannelScenario,
+    TrainingJob,
+    training_channel_name,
+)
 from bench.report.capacity import MODE_NAMES, Allowances, VolumeSizing, size_volume
 from bench.units import format_seconds
 
@@ -137,6 +142,11 @@ class JobPlan:
     @property
     def training(self) -> ChannelPlan:
         return self.channels[self.training_channel]
+
+    @property
+    def total_bytes(self) -> int:
+        """Every planned channel's bytes together."""
+        return sum(channel.context.total_bytes for channel in self.channels.values())
 
 
 # --- planning every channel -------------------------------------------------------------------
@@ -346,7 +356,7 @@ def plan_job(
         workers=workers,
         on_channel=on_channel,
     )
-    training = next(name for name, item in scenarios.items() if item.is_training)
+    training = training_channel_name(scenarios)
     first = scenarios[training].scenario
     allowances = settings_from_config(first.report).allowances
     given_modes = {name: plan.given_mode for name, plan in channels.items()}
@@ -407,6 +417,16 @@ def recommendation_inputs(plan: JobPlan) -> dict[str, Any]:
         "instance_count": count,
         "reasons": reasons,
     }
+
+
+def recommend_job(
+    plan: JobPlan, job_json: Mapping[str, Any], *, source: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The job's JSON with the plan's recommendation written into it, and one line per change
+    (``bench.config.job.recommended_job``)."""
+    from bench.config.job import recommended_job
+
+    return recommended_job(job_json, source=source, **recommendation_inputs(plan))
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:

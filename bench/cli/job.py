@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.cli.common import add_command, add_common, format_table
+
+if TYPE_CHECKING:
+    from bench.analysis.jobplan import JobPlan
+    from bench.config.job import ChannelScenario, TrainingJob
 
 
 def register(commands: Any) -> None:
@@ -49,93 +53,33 @@ def register(commands: Any) -> None:
 
 
 def run_job_check(args: argparse.Namespace) -> int:
-    import numpy as np
     import pandas as pd
 
-    from bench.analysis.jobcheck import check_job, compute_bound_s
+    from bench.analysis.jobcheck import check_job_channels
     from bench.config.job import channel_scenarios, load_job, load_sidecar
-    from bench.report.capacity import Allowances
 
     job = load_job(args.job)
     sidecar = load_sidecar(args.job, path=args.sidecar)
     overrides = {"storage.endpoint": args.endpoint} if args.endpoint else None
-    scenarios = channel_scenarios(job, sidecar, overrides=overrides)
-    training = next(name for name, item in scenarios.items() if item.is_training)
-
-    sizes: dict[str, np.ndarray] = {}
-    origin: dict[str, str] = {}
-    for name, item in scenarios.items():
-        local = item.local_sizes()
-        if local is not None:
-            sizes[name] = local
-            origin[name] = str(item.sizes_from) if item.sizes_from else "synthetic"
-        else:
-            from bench.run.dataset import dataset_sizes
-
-            sizes[name] = dataset_sizes(item.scenario)
-            origin[name] = f"listed at {item.scenario.storage.endpoint}"
+    checked = check_job_channels(job, channel_scenarios(job, sidecar, overrides=overrides))
 
     volume = job.volume_size_gb if job.volume_size_gb is not None else "(unset)"
     runtime = job.max_runtime_s if job.max_runtime_s is not None else "(unset: 1 day)"
     print(
-        f"{job.source}: {job.kind}{f' {job.name}' if job.name else ''}; "
-        f"{job.instance_count} × {job.instance_type}, VolumeSizeInGB {volume}, "
+        f"{job.heading}; {job.instance_count} × {job.instance_type}, VolumeSizeInGB {volume}, "
         f"MaxRuntimeInSeconds {runtime}"
     )
-    rows = []
-    for channel in job.channels:
-        channel_sizes = sizes.get(channel.name)
-        rows.append(
-            {
-                "channel": channel.name + (" *" if channel.name == training else ""),
-                "mode": channel.input_mode + ("" if channel.mode_given else " (job)"),
-                "distribution": channel.distribution,
-                "objects": int(channel_sizes.size) if channel_sizes is not None else None,
-                "GB": float(channel_sizes.sum()) / 1e9 if channel_sizes is not None else None,
-                "sizes": origin.get(channel.name, f"{channel.source}: not modelled"),
-                "s3_uri": channel.s3_uri or "",
-            }
-        )
-    print(format_table(pd.DataFrame(rows)))
+    print(format_table(pd.DataFrame(checked.channel_rows())))
     print("* the training channel: it drives the job's time (channels are planned one at a time)")
-
-    first = scenarios[training].scenario
-    report = first.report
-    allowances = Allowances(
-        report.model_gb, report.checkpoint_gb, report.scratch_gb, report.headroom
-    )
-    job_s = basis = None
-    compute = first.training.compute_bps
-    if compute > 0:
-        job_s = compute_bound_s(
-            job,
-            sizes,
-            training_channel=training,
-            compute_bps=compute,
-            epochs=first.training.epochs,
-        )
-        basis = (
-            f"compute alone at {compute / 1e6:g} MB/s per host × {first.training.epochs} "
-            "epochs: a floor, reading the data only adds to it"
-        )
-    findings = check_job(
-        job,
-        sizes,
-        allowances,
-        training_channel=training,
-        job_s=job_s,
-        job_s_basis=basis or "",
-        assignment=first.distribution.assignment,
-    )
     print()
-    for finding in findings:
+    for finding in checked.findings:
         print(finding.line())
-    if job_s is None:
+    if not checked.runtime_checked:
         print(
             "   note  StoppingCondition.MaxRuntimeInSeconds: not checked; set "
             "training.compute_rate in the sidecar for a floor under the job's time"
         )
-    return 1 if any(finding.severity == "error" for finding in findings) else 0
+    return 1 if checked.refused else 0
 
 
 # --- stagebench plan JOB.json ------------------------------------------------------------------
@@ -144,23 +88,12 @@ def run_job_check(args: argparse.Namespace) -> int:
 def run_job_plan(args: argparse.Namespace) -> int:
     """``stagebench plan JOB.json``: every channel planned, combined into the job's answer,
     the plan folder and ``recommended-job.json`` written, the answers printed."""
-    import pandas as pd
-
     from bench.analysis import jobplan
-    from bench.cli.common import endpoint_overrides, progress_from
-    from bench.config.job import (
-        CREATE,
-        DESCRIBE,
-        channel_scenarios,
-        load_job,
-        load_sidecar,
-        read_job_json,
-        recommended_job,
-    )
+    from bench.cli.common import endpoint_overrides
+    from bench.config.job import channel_scenarios, load_job, load_sidecar, read_job_json
     from bench.errors import StagebenchError
-    from bench.report.jobplan import RECOMMENDED_JOB, write_job_plan
+    from bench.report.jobplan import RECOMMENDED_JOB
     from bench.run import results as results_io
-    from bench.units import format_bytes
 
     if getattr(args, "instance", None):
         raise StagebenchError(
@@ -171,6 +104,30 @@ def run_job_plan(args: argparse.Namespace) -> int:
     job = load_job(args.scenario)
     sidecar = load_sidecar(args.scenario, path=getattr(args, "sidecar", None))
     scenarios = channel_scenarios(job, sidecar, overrides=endpoint_overrides(args) or None)
+    plan, changes, plan_dir, written = _plan_and_write(args, job, job_json, scenarios)
+    if args.json:
+        document = jobplan.job_plan_json(
+            plan, changes=changes, recommended_path=str(plan_dir / RECOMMENDED_JOB)
+        )
+        print(results_io.json_text(document))
+    else:
+        _print_job_plan(plan, changes, plan_dir, written)
+    return 0
+
+
+def _plan_and_write(
+    args: argparse.Namespace,
+    job: TrainingJob,
+    job_json: dict[str, Any],
+    scenarios: dict[str, ChannelScenario],
+) -> tuple[JobPlan, list[str], Path, list[Path]]:
+    """Plan the job and write its plan folder, one progress step per channel planned and per
+    channel report: the plan, the changes, the folder and the files written."""
+    from bench.analysis import jobplan
+    from bench.cli.common import progress_from
+    from bench.report.jobplan import write_job_plan
+    from bench.run import results as results_io
+
     progress = progress_from(args)
     phase = progress.phase("plan", total_objects=len(scenarios) * 2 + 1, unit="step")
     try:
@@ -185,11 +142,8 @@ def run_job_plan(args: argparse.Namespace) -> int:
             storage_profile=args.storage_profile,
             on_channel=lambda _: phase.advance(objects=1),
         )
-        recommended, changes = recommended_job(
-            job_json, source=str(args.scenario), **jobplan.recommendation_inputs(plan)
-        )
-        name = job.name or Path(job.source).stem
-        plan_dir = results_io.new_run_dir(args.results, f"{name}-plan")
+        recommended, changes = jobplan.recommend_job(plan, job_json, source=str(args.scenario))
+        plan_dir = results_io.new_run_dir(args.results, f"{job.short_name}-plan")
         written = write_job_plan(
             plan_dir,
             plan,
@@ -199,21 +153,21 @@ def run_job_plan(args: argparse.Namespace) -> int:
         )
     finally:
         phase.close()
-    if args.json:
-        document = jobplan.job_plan_json(
-            plan, changes=changes, recommended_path=str(plan_dir / RECOMMENDED_JOB)
-        )
-        print(results_io.json_text(document))
-        return 0
+    return plan, changes, plan_dir, written
 
+
+def _print_job_plan(plan: JobPlan, changes: list[str], plan_dir: Path, written: list[Path]) -> None:
+    import pandas as pd
+
+    from bench.analysis import jobplan
+    from bench.report.jobplan import RECOMMENDED_JOB
+    from bench.units import format_bytes
+
+    job = plan.job
     given, chosen = plan.as_given, plan.chosen.totals
-    kind_out = CREATE if job.kind == DESCRIBE else job.kind
-    training = plan.training.context
-    total = sum(channel.context.total_bytes for channel in plan.channels.values())
     print(
-        f"Answers (plan of {job.source}: {job.kind}{f' {job.name}' if job.name else ''}; "
-        f"the model on {training.profile.name}, {len(plan.channels)} channels, "
-        f"{format_bytes(total)}; nothing measured)"
+        f"Answers (plan of {job.heading}; the model on {plan.training.context.profile.name}, "
+        f"{len(plan.channels)} channels, {format_bytes(plan.total_bytes)}; nothing measured)"
     )
     print(format_table(pd.DataFrame(jobplan.channel_rows(plan))))
     print(
@@ -231,7 +185,7 @@ def run_job_plan(args: argparse.Namespace) -> int:
     for finding in plan.findings:
         print(finding.line())
     print()
-    print(f"recommended job ({kind_out}):")
+    print(f"recommended job ({job.request_kind}):")
     for line in changes:
         print(f"  {line}")
     print(
@@ -241,4 +195,3 @@ def run_job_plan(args: argparse.Namespace) -> int:
     print(f"plan: {plan_dir}")
     print(f"report: {written[0]}  ({written[1].name}: self-contained)")
     print(f"recommended job: {plan_dir / RECOMMENDED_JOB}  (changes: {written[3].name})")
-    return 0

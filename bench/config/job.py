@@ -163,15 +163,24 @@ def _member_doc(shape_name: str, member: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
 
 
-def documented_sentence(shape_name: str, member: str, start: str) -> str:
+def documented_sentence(
+    shape_name: str, member: str, start: str, through: str | None = None
+) -> str:
     """The sentence of a member's documentation that begins with ``start`` (for citing the API
-    reference word for word); ValueError when the model no longer says it."""
+    reference word for word), or with ``through`` the sentences from it to the end of the later
+    one containing ``through``; ValueError when the model no longer says ``start``."""
     text = _member_doc(shape_name, member)
     begin = text.find(start)
     if begin < 0:
         raise ValueError(f"{shape_name}.{member}: the service model no longer says {start!r}")
     end = text.find(". ", begin)
-    return text[begin : end + 1 if end >= 0 else len(text)]
+    sentence = text[begin : end + 1 if end >= 0 else len(text)]
+    if through:
+        stop = text.find(through, begin)
+        if stop >= 0:
+            stop = text.find(".", stop + len(through) - 1)
+            sentence = text[begin : stop + 1]
+    return sentence
 
 
 # --- validation against the model -----------------------------------------------------------
@@ -500,6 +509,22 @@ class TrainingJob:
     def max_runtime_effective_s(self) -> int:
         return self.max_runtime_s if self.max_runtime_s is not None else DEFAULT_MAX_RUNTIME_S
 
+    @property
+    def request_kind(self) -> str:
+        """The form a recommended job is written in: a DescribeTrainingJob output comes back as
+        a CreateTrainingJob request, the other kinds as themselves."""
+        return CREATE if self.kind == DESCRIBE else self.kind
+
+    @property
+    def short_name(self) -> str:
+        """The job's name, else its file's stem: what its plan folder and report are called."""
+        return self.name or Path(self.source).stem
+
+    @property
+    def heading(self) -> str:
+        """Where the job came from, its kind and name, for the first line of an answer."""
+        return f"{self.source}: {self.kind}{f' {self.name}' if self.name else ''}"
+
     def channel(self, name: str) -> Channel:
         for channel in self.channels:
             if channel.name == name:
@@ -745,6 +770,11 @@ class ChannelScenario:
         return None
 
 
+def training_channel_name(scenarios: Mapping[str, ChannelScenario]) -> str:
+    """The channel of ``channel_scenarios``' answer whose reading drives the job's time."""
+    return next(name for name, item in scenarios.items() if item.is_training)
+
+
 def _prefix_for_sizes(channel: Channel) -> str:
     located = channel.bucket_and_prefix
     if located is None or channel.data_type != "S3Prefix":
@@ -774,9 +804,7 @@ def channel_scenarios(
             continue
         sizes = sidecar.channels.get(channel.name, ChannelSizes())
         raw: dict[str, Any] = {k: dict(v) for k, v in sidecar.scenario.items()}
-        raw.setdefault("scenario", {}).setdefault(
-            "name", f"{job.name or Path(job.source).stem}-{channel.name}"
-        )
+        raw.setdefault("scenario", {}).setdefault("name", f"{job.short_name}-{channel.name}")
         cluster = raw.setdefault("cluster", {})
         cluster["hosts"] = job.instance_count
         cluster["instance"] = job.instance_type
@@ -896,24 +924,57 @@ def recommended_job(
     out = copy.deepcopy({k: v for k, v in job_json.items() if k != "ResponseMetadata"})
     lines: list[str] = []
     if job.kind == DESCRIBE:
-        create_shape = service_model().shape_for(_SHAPES[CREATE])
-        out, dropped = _project(out, create_shape)
-        top = [p for p in dropped if "." not in p and "[" not in p]
-        inner = [p for p in dropped if p not in top]
-        lines.append(
-            f"DescribeTrainingJob → CreateTrainingJob request: dropped {len(dropped)} fields "
-            f"CreateTrainingJob does not take ({', '.join(top[:8])}"
-            f"{', …' if len(top) > 8 else ''}{'; ' + ', '.join(inner[:4]) if inner else ''})"
-        )
-        lines.append(
-            f"TrainingJobName: kept {out.get('TrainingJobName')!r}; a name already used in the "
-            "account and Region is refused: change it before create-training-job"
-        )
+        out, lines = _describe_as_create(out)
+    lines += _set_input_modes(out, job, input_modes, reasons)
+    resources = out.setdefault("ResourceConfig", {})
+    if volume_size_gb is not None:
+        _check_volume_size(job, volume_size_gb)
+        lines += _set_resource(resources, "VolumeSizeInGB", volume_size_gb, reasons, "(unset)")
+    if instance_count is not None:
+        if not _is_int(instance_count) or instance_count < 1:
+            raise StagebenchError(
+                f"instance_count = {instance_count!r}: must be a whole number >= 1"
+            )
+        lines += _set_resource(resources, "InstanceCount", instance_count, reasons)
+    if not any(line.startswith(("InputDataConfig", "ResourceConfig")) for line in lines):
+        lines.append("no change: the job already matches the recommendation")
+    _refuse_invalid_request(out, job.request_kind, source)
+    return out, lines
 
+
+def _change_line(path: str, before: Any, after: Any, why: str | None) -> str:
+    return f"{path}: {before} → {after}" + (f": {why}" if why else "")
+
+
+def _describe_as_create(out: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A DescribeTrainingJob output cut down to a CreateTrainingJob request, and the lines
+    saying what was dropped and what to change before sending it."""
+    create_shape = service_model().shape_for(_SHAPES[CREATE])
+    out, dropped = _project(out, create_shape)
+    top = [p for p in dropped if "." not in p and "[" not in p]
+    inner = [p for p in dropped if p not in top]
+    lines = [
+        f"DescribeTrainingJob → CreateTrainingJob request: dropped {len(dropped)} fields "
+        f"CreateTrainingJob does not take ({', '.join(top[:8])}"
+        f"{', …' if len(top) > 8 else ''}{'; ' + ', '.join(inner[:4]) if inner else ''})",
+        f"TrainingJobName: kept {out.get('TrainingJobName')!r}; a name already used in the "
+        "account and Region is refused: change it before create-training-job",
+    ]
+    return out, lines
+
+
+def _set_input_modes(
+    out: dict[str, Any],
+    job: TrainingJob,
+    input_modes: Mapping[str, str],
+    reasons: Mapping[str, str],
+) -> list[str]:
+    """Write each channel's wanted mode into ``out`` where it differs; one line per change."""
     unknown = sorted(set(input_modes) - {c.name for c in job.channels})
     if unknown:
         names = ", ".join(c.name for c in job.channels)
         raise StagebenchError(f"input_modes names no channel {unknown[0]!r}; channels: {names}")
+    lines = []
     for channel in job.channels:
         if channel.name not in input_modes:
             continue
@@ -926,50 +987,43 @@ def recommended_job(
             if channel.mode_given
             else f"{channel.input_mode} (from {_default_mode_path(job)})"
         )
-        why = reasons.get(channel.name)
-        lines.append(
-            f"{channel.path}.InputMode (channel {channel.name}): {before} → {wanted}"
-            + (f": {why}" if why else "")
+        path = f"{channel.path}.InputMode (channel {channel.name})"
+        lines.append(_change_line(path, before, wanted, reasons.get(channel.name)))
+    return lines
+
+
+def _check_volume_size(job: TrainingJob, volume_size_gb: int) -> None:
+    """Refuse a volume outside the model's range or above the instance's fixed local disk."""
+    if not _is_int(volume_size_gb) or not VOLUME_MIN_GB <= volume_size_gb <= VOLUME_MAX_GB:
+        raise StagebenchError(
+            f"volume_size_gb = {volume_size_gb!r}: must be a whole number "
+            f"{VOLUME_MIN_GB} to {VOLUME_MAX_GB:,}"
+        )
+    disk = local_disk_gib(job.instance_type)
+    if disk and volume_size_gb > disk:
+        raise StagebenchError(
+            f"VolumeSizeInGB {volume_size_gb} is above {job.instance_type}'s fixed local "
+            f"NVMe of {disk:g} GiB, which SageMaker refuses; ask for at most {math.floor(disk)}"
         )
 
-    resources = out.setdefault("ResourceConfig", {})
-    if volume_size_gb is not None:
-        if not _is_int(volume_size_gb) or not VOLUME_MIN_GB <= volume_size_gb <= VOLUME_MAX_GB:
-            raise StagebenchError(
-                f"volume_size_gb = {volume_size_gb!r}: must be a whole number "
-                f"{VOLUME_MIN_GB} to {VOLUME_MAX_GB:,}"
-            )
-        disk = local_disk_gib(job.instance_type)
-        if disk and volume_size_gb > disk:
-            raise StagebenchError(
-                f"VolumeSizeInGB {volume_size_gb} is above {job.instance_type}'s fixed local "
-                f"NVMe of {disk:g} GiB, which SageMaker refuses; ask for at most {math.floor(disk)}"
-            )
-        if resources.get("VolumeSizeInGB") != volume_size_gb:
-            before = resources.get("VolumeSizeInGB", "(unset)")
-            resources["VolumeSizeInGB"] = volume_size_gb
-            why = reasons.get("VolumeSizeInGB")
-            lines.append(
-                f"ResourceConfig.VolumeSizeInGB: {before} → {volume_size_gb}"
-                + (f": {why}" if why else "")
-            )
-    if instance_count is not None:
-        if not _is_int(instance_count) or instance_count < 1:
-            raise StagebenchError(
-                f"instance_count = {instance_count!r}: must be a whole number >= 1"
-            )
-        if resources.get("InstanceCount") != instance_count:
-            before = resources.get("InstanceCount")
-            resources["InstanceCount"] = instance_count
-            why = reasons.get("InstanceCount")
-            lines.append(
-                f"ResourceConfig.InstanceCount: {before} → {instance_count}"
-                + (f": {why}" if why else "")
-            )
-    if not any(line.startswith(("InputDataConfig", "ResourceConfig")) for line in lines):
-        lines.append("no change: the job already matches the recommendation")
 
-    kind = CREATE if job.kind == DESCRIBE else job.kind
+def _set_resource(
+    resources: dict[str, Any],
+    key: str,
+    value: int,
+    reasons: Mapping[str, str],
+    unset: str | None = None,
+) -> list[str]:
+    """Set ``ResourceConfig.<key>`` to ``value``: the change's line, or none when it is so
+    already. ``unset`` is how the line shows a key the job did not have."""
+    if resources.get(key) == value:
+        return []
+    before = resources.get(key, unset)
+    resources[key] = value
+    return [_change_line(f"ResourceConfig.{key}", before, value, reasons.get(key))]
+
+
+def _refuse_invalid_request(out: Mapping[str, Any], kind: str, source: str) -> None:
     problems = job_problems(out, kind)
     if problems:
         # A describe output may lack what a request needs (a trimmed copy); anything else
@@ -979,7 +1033,6 @@ def recommended_job(
             "\n".join([f"{source}: the recommended {kind} request would not validate:", *lines]),
             problems,
         )
-    return out, lines
 
 
 def _default_mode_path(job: TrainingJob) -> str:

@@ -41,7 +41,7 @@ def diff_text(plan: JobPlan, changes: Sequence[str], recommended: Mapping[str, A
     given, chosen = plan.as_given, plan.chosen.totals
     lines = [
         f"# {plan.job.source} → {RECOMMENDED_JOB} ({plan.job.kind} in, "
-        f"{'CreateTrainingJob' if plan.job.kind == 'DescribeTrainingJob' else plan.job.kind} out)",
+        f"{plan.job.request_kind} out)",
         *changes,
         "",
         f"as given:    {given.hosts} hosts, job {given.job_s:.0f} s, ${given.cost_usd:.2f}, "
@@ -123,7 +123,7 @@ def _document(plan: JobPlan, changes: Sequence[str]) -> Document:
     from bench.analysis import jobplan
 
     job = plan.job
-    document = Document(f"Capacity plan: {job.name or Path(job.source).stem}")
+    document = Document(f"Capacity plan: {job.short_name}")
     training = plan.training.context
     document.add(
         Paragraph(
