@@ -292,10 +292,10 @@ def _rows_of_dataset(
         keep &= _flag(table[names[_LATEST]])
     if _DELETE_MARKER in names:
         keep &= ~_flag(table[names[_DELETE_MARKER]])
-    keys = as_keys(table[names[_KEY]])
-    check_present(keys, keep, where)
-    if url_encoded:
-        keys = url_decode(keys, where)
+    column = table[names[_KEY]]
+    check_present(column, keep, where)
+    # Decoding reads the column's chunks as they are: combining them first would copy every key.
+    keys = url_decode(column, where) if url_encoded else as_keys(column)
     inside = under_prefix(keys, prefix)
     if inside is not None:
         keep &= inside
