@@ -403,8 +403,13 @@ def expand_steps(parts: Parts, training: Training, timer: Timer = EXACT_TIMER) -
     new_row[1:] = step_row[1:] != step_row[:-1]
 
     def since_previous(through: np.ndarray) -> np.ndarray:
+        # Each record less the one before it in its row; a row's first record as it is. In
+        # place: these arrays hold one value per step of every host.
         values = through[record]
-        return values - np.where(new_row, 0.0, np.concatenate(([0.0], values[:-1])))
+        difference = np.empty_like(values)
+        np.subtract(values[1:], values[:-1], out=difference[1:])
+        np.copyto(difference, values, where=new_row)
+        return difference
 
     # The records run row by row, so writing them into (rows, steps) is sequential; the
     # caller transposes.
