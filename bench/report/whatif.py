@@ -87,7 +87,9 @@ def repack(sizes: np.ndarray, container_bytes: int) -> np.ndarray:
         return sizes
     start = np.cumsum(sizes) - sizes
     container = start // int(container_bytes)
-    _, first = np.unique(container, return_index=True)
+    # Container numbers never fall along the keys: each container starts where its number
+    # changes (np.unique would sort millions of numbers already in order).
+    first = np.flatnonzero(np.concatenate(([True], container[1:] != container[:-1])))
     return np.add.reduceat(sizes, first).astype(np.int64)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -100,3 +103,37 @@ def _shape_error(
         f"({clip(row.text)})",
         fix,
     )
+
+
+def gzip_source(source: Path | bytes) -> pa.NativeFile | str:
+    """A gzip file (a path, or its bytes fetched from S3) opened for ``read_csv``, inflated by
+    ISA-L (python-isal), which inflates about twice as fast as zlib: a 5M-row inventory file is
+    650 MB of text, and inflating it on one thread is most of the read. Without isal, pyarrow
+    inflates it itself."""
+    try:
+        from isal import igzip
+    except ImportError:
+        if isinstance(source, Path):
+            return str(source)
+        return pa.input_stream(pa.py_buffer(source), compression="gzip")
+    raw = igzip.open(source, "rb") if isinstance(source, Path) else igzip.open(io.BytesIO(source))
+    return pa.PythonFile(_InflateErrorsAsOSError(raw), mode="r")
+
+
+class _InflateErrorsAsOSError:
+    """A file whose damaged-stream errors (ISA-L's own, or a stream cut short) arrive as
+    OSError, as pyarrow's gzip reader reports them, so the one-line message stays the same."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except OSError:
+            raise
+        except Exception as exc:  # IsalError, EOFError: the stream is not whole gzip
+            raise OSError(f"gzip: {exc}") from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)

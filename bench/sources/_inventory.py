@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from bench.errors import ScenarioError
 from bench.s3.client import Endpoint
-from bench.sources._csv import read_csv
+from bench.sources._csv import gzip_source, read_csv
 from bench.sources._keys import as_keys, check_present, under_prefix, url_decode
 from bench.sources._listing import Where, clip
 from bench.sources._s3 import ObjectReader, split_uri
@@ -150,6 +150,8 @@ def read_local(manifest_path: Path, *, prefix: str) -> InventoryRead:
 
     def locate(data_file: DataFile) -> tuple[str, Opener]:
         path = _local_data_path(manifest_path, data_file)
+        if path.name.endswith(".gz"):
+            return str(path), lambda: gzip_source(path)
         return str(path), lambda: str(path)
 
     return _read_report(manifest, locate, prefix=prefix)
@@ -168,8 +170,9 @@ def read_s3(uri: str, *, prefix: str, endpoint: Endpoint | None) -> InventoryRea
                 f"{label}: its MD5 differs from manifest.json's; the report is being rewritten "
                 "or damaged, read it again or use another report"
             )
-        compression = "gzip" if data_file.key.endswith(".gz") else None
-        return label, lambda: pa.input_stream(pa.py_buffer(body), compression=compression)
+        if data_file.key.endswith(".gz"):
+            return label, lambda: gzip_source(body)
+        return label, lambda: pa.input_stream(pa.py_buffer(body))
 
     return _read_report(manifest, fetch, prefix=prefix)
 
@@ -292,10 +295,10 @@ def _rows_of_dataset(
         keep &= _flag(table[names[_LATEST]])
     if _DELETE_MARKER in names:
         keep &= ~_flag(table[names[_DELETE_MARKER]])
-    keys = as_keys(table[names[_KEY]])
-    check_present(keys, keep, where)
-    if url_encoded:
-        keys = url_decode(keys, where)
+    column = table[names[_KEY]]
+    check_present(column, keep, where)
+    # Decoding reads the column's chunks as they are: combining them first would copy every key.
+    keys = url_decode(column, where) if url_encoded else as_keys(column)
     inside = under_prefix(keys, prefix)
     if inside is not None:
         keep &= inside

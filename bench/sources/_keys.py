@@ -26,7 +26,9 @@ def as_keys(column: pa.Array | pa.ChunkedArray) -> pa.LargeStringArray:
     return column.cast(pa.large_string())
 
 
-def check_present(keys: pa.Array, keep: np.ndarray | None, where: Where) -> None:
+def check_present(keys: pa.Array | pa.ChunkedArray, keep: np.ndarray | None, where: Where) -> None:
+    if keys.null_count == 0 and (len(keys) == 0 or pc.min(pc.binary_length(keys)).as_py() > 0):
+        return  # the usual case, settled without a mask per row
     missing = pc.or_(keys.is_null(), pc.equal(pc.binary_length(pc.fill_null(keys, "")), 0))
     missing_rows = missing.to_numpy(zero_copy_only=False)
     if keep is not None:
@@ -42,26 +44,48 @@ def check_present(keys: pa.Array, keep: np.ndarray | None, where: Where) -> None
 _DECODE_SLICE = 1 << 18
 
 
-def url_decode(keys: pa.LargeStringArray, where: Where) -> pa.LargeStringArray:
-    """Form-decode keys ('+' is a space, '%XX' a byte) a slice at a time; see _decode."""
-    if len(keys) <= _DECODE_SLICE:
-        return _decode(keys, where)
-    slices = [
-        _decode(
-            keys.slice(start, _DECODE_SLICE), Where(where.file, where.unit, where.first + start)
-        )
-        for start in range(0, len(keys), _DECODE_SLICE)
+def url_decode(keys: pa.Array | pa.ChunkedArray, where: Where) -> pa.LargeStringArray:
+    """Form-decode keys ('+' is a space, '%XX' a byte) a slice at a time; see _decode.
+
+    Takes the column as read (chunked, string or large_string, no nulls) and writes every
+    slice's bytes straight into one buffer: no combined copy of the encoded keys is made
+    first and no concatenation of decoded pieces after, each of which would copy every key.
+    """
+    pieces = [
+        _large(piece) for piece in (keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys])
     ]
-    return pa.concat_arrays(slices)
+    total = sum(len(piece) for piece in pieces)
+    encoded_bytes = sum(_buffers(piece)[1].size for piece in pieces)
+    data = np.empty(encoded_bytes, dtype=np.uint8)
+    offsets = np.empty(total + 1, dtype=np.int64)
+    offsets[0] = 0
+    row = written = 0
+    for piece in pieces:
+        for start in range(0, len(piece), _DECODE_SLICE):
+            part = piece.slice(start, _DECODE_SLICE)
+            part_offsets, part_data = _decode(
+                part, Where(where.file, where.unit, where.first + row)
+            )
+            count = len(part)
+            data[written : written + part_data.size] = part_data
+            offsets[row + 1 : row + count + 1] = part_offsets[1:] + written
+            row += count
+            written += part_data.size
+    return _strings(total, offsets, data[:written], where)
 
 
-def _decode(keys: pa.LargeStringArray, where: Where) -> pa.LargeStringArray:
-    """Form-decode every key at once ('+' is a space, '%XX' a byte), on the raw byte buffer.
+def _large(keys: pa.Array) -> pa.Array:
+    return keys if pa.types.is_large_string(keys.type) else keys.cast(pa.large_string())
+
+
+def _decode(keys: pa.LargeStringArray, where: Where) -> tuple[np.ndarray, np.ndarray]:
+    """Form-decode every key at once ('+' is a space, '%XX' a byte), on the raw byte buffer;
+    return the decoded keys' offsets (from 0) and bytes.
 
     Each escape shrinks its key by two bytes, so the new offsets are the old ones less twice
-    the escapes before them; the result is checked to be UTF-8 as a whole. One byte-sized
-    scratch mask serves every step: fresh arrays of the buffer's size cost more in page
-    faults than the arithmetic on them.
+    the escapes before them; the caller checks the result to be UTF-8 as a whole. One
+    byte-sized scratch mask serves every step: fresh arrays of the buffer's size cost more in
+    page faults than the arithmetic on them.
     """
     offsets, data = _buffers(keys)
     scratch = np.equal(data, ord("+"))
@@ -72,7 +96,7 @@ def _decode(keys: pa.LargeStringArray, where: Where) -> pa.LargeStringArray:
     np.equal(data, ord("%"), out=scratch)
     percent = np.flatnonzero(scratch)
     if percent.size == 0:
-        return keys if not has_plus else _strings(len(keys), offsets, decoded, where)
+        return offsets, decoded
     if not has_plus:
         decoded = data.copy()
     last = data.size - 1
@@ -97,8 +121,7 @@ def _decode(keys: pa.LargeStringArray, where: Where) -> pa.LargeStringArray:
     scratch[percent + 1] = False
     scratch[after] = False
     decoded = decoded[scratch]
-    offsets = offsets - 2 * np.searchsorted(percent, offsets, side="left")
-    return _strings(len(keys), offsets, decoded, where)
+    return offsets - 2 * np.searchsorted(percent, offsets, side="left"), decoded
 
 
 def _strings(
@@ -144,15 +167,20 @@ def join_in_key_order(
     parts: list[tuple[pa.LargeStringArray, np.ndarray]], *, what: str
 ) -> tuple[pa.LargeStringArray, np.ndarray]:
     """All files' rows as one array in UTF-8 byte order, as S3 lists them; keys must be unique."""
-    keys = (
-        pa.concat_arrays([part_keys for part_keys, _ in parts])
-        if parts
-        else pa.array([], pa.large_string())
-    )
-    sizes = np.concatenate([part_sizes for _, part_sizes in parts]) if parts else np.zeros(0)
+    if len(parts) == 1:
+        # One part is already one array: concatenating would copy every key for nothing.
+        keys, sizes = parts[0]
+    elif parts:
+        keys = pa.concat_arrays([part_keys for part_keys, _ in parts])
+        sizes = np.concatenate([part_sizes for _, part_sizes in parts])
+    else:
+        keys, sizes = pa.array([], pa.large_string()), np.zeros(0)
     sizes = sizes.astype(np.int64, copy=False)
     if len(keys) > 1:
-        # Inventory and listing files usually arrive sorted; checking is cheaper than sorting.
+        # Inventory and listing files usually arrive sorted and unique: one strict comparison
+        # settles both; anything else is sorted and checked for repeats.
+        if pc.all(pc.greater(keys[1:], keys[:-1])).as_py():
+            return keys, sizes
         if _numpy(pc.less(keys[1:], keys[:-1])).any():
             order = pc.sort_indices(keys)
             keys = keys.take(order)

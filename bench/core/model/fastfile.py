@@ -399,12 +399,13 @@ def expand_steps(parts: Parts, training: Training, timer: Timer = EXACT_TIMER) -
     compute = np.where(last, compute_last[step_row], step_s)
     held = held_s(compute, timer)
     ends = begin[record] + np.where(last, held, within * float(held_s(step_s, timer)))
-    new_row = np.ones(record.size, dtype=bool)
-    new_row[1:] = step_row[1:] != step_row[:-1]
-
-    def since_previous(through: np.ndarray) -> np.ndarray:
-        values = through[record]
-        return values - np.where(new_row, 0.0, np.concatenate(([0.0], values[:-1])))
+    # Requests and bytes made since the previous step: every step of a record after its
+    # first made none, so only each record's first step needs a value (its record's total
+    # less the previous record's in the same row, or the whole total at a row's start).
+    owning = np.flatnonzero(steps > 0)
+    first_step = (np.cumsum(steps) - steps)[owning]
+    same_row = np.zeros(owning.size, dtype=bool)
+    same_row[1:] = row[owning[1:]] == row[owning[:-1]]
 
     # The records run row by row, so writing them into (rows, steps) is sequential; the
     # caller transposes.
@@ -416,16 +417,17 @@ def expand_steps(parts: Parts, training: Training, timer: Timer = EXACT_TIMER) -
         array[cell] = values
         return array.reshape(rows, longest)
 
-    step_end, step_compute, step_requests, step_fetched, step_checked, step_held = (
-        by_step(values)
-        for values in (
-            ends,
-            compute,
-            since_previous(requests),
-            since_previous(fetched),
-            since_previous(checked),
-            held,
-        )
+    def since_previous(through: np.ndarray) -> np.ndarray:
+        values = through[owning]
+        difference = values.copy()
+        np.subtract(values[1:], values[:-1], out=difference[1:], where=same_row[1:])
+        array = np.zeros(rows * longest, dtype=np.float64)
+        array[cell[first_step]] = difference
+        return array.reshape(rows, longest)
+
+    step_end, step_compute, step_held = (by_step(values) for values in (ends, compute, held))
+    step_requests, step_fetched, step_checked = (
+        since_previous(through) for through in (requests, fetched, checked)
     )
     active = by_step(True, bool)
     return FastFileEpoch(
