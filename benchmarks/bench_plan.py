@@ -1,7 +1,8 @@
 """Speed and memory of ``stagebench plan`` at scale: prints seconds and peak RSS per case.
 
 (a) 5,000,000 objects (synthetic lognormal) x 16 hosts, the whole command with its report
-    (target <= 15 s, <= 2 GB); also a 5,000,000-row manifest CSV read through ``plan_sizes``;
+    (target <= 15 s, <= 2 GB); also a 5,000,000-row manifest CSV read through ``plan_sizes``,
+    and the whole command on a 5,000,000-row gzipped S3 Inventory CSV (<= 15 s, <= 2 GB);
 (b) 10,000,000 objects x 1,024 hosts with what-ifs (<= 30 s, <= 3 GB);
 (c) a sweep of 8 host counts at 1,000,000 objects (<= 20 s).
 
@@ -125,6 +126,21 @@ def manifest_case(work: Path) -> None:
     )
 
 
+def inventory_case(work: Path) -> None:
+    """The whole ``plan`` command on a 5,000,000-row gzipped S3 Inventory CSV report (written by
+    ``bench_sources.write_report`` in S3's layout and format), 16 hosts."""
+    from bench_sources import write_report
+
+    manifest = write_report(work / "inventory", 5_000_000, 1)
+    dataset = f'prefix = "train/"\nmanifest = "{manifest}"'
+    text = SCENARIO.format(name="inventory-5m", dataset=dataset, hosts=16)
+    path = work / "inventory-5m.toml"
+    path.write_text(text)
+    results = str(work / "results")
+    figures = measured(["plan", str(path), "--json", "--no-progress", "--results", results], work)
+    line("plan on the inventory, report, what-ifs", figures["seconds"], figures["rss"], 15, 2)
+
+
 def main() -> None:
     import numpy as np
 
@@ -143,6 +159,7 @@ def main() -> None:
         figures = measured(["plan", str(path), *common], work)
         line("plan, report, what-ifs", figures["seconds"], figures["rss"], 15, 2)
         manifest_case(work)
+        inventory_case(work)
 
         print("(b) 10,000,000 objects x 1,024 hosts, with what-ifs")
         path = scenario(work, "b-10m-1024", 10_000_000, 1024)
