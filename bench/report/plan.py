@@ -49,6 +49,8 @@ def write_plan_report(
 ) -> list[Path]:
     """Write ``report.md``, ``report.html``, ``whatifs.csv`` and the figures into ``plan_dir``
     (a fresh folder); return the paths written."""
+    from bench.run import results as results_io
+
     step = step or (lambda _: None)
     facts = _facts(plan_dir, context, answer, step)
     document = Document(f"Capacity plan: {context.scenario.name}")
@@ -57,19 +59,19 @@ def write_plan_report(
     if sweep:
         document.add(*_sweep_section(context, sweep, sweep_plot))
     step("report: dataset and skew")
-    document.add(*build._dataset_section(facts))
-    document.add(*build._skew_section(facts))
-    document.add(*build._volume_section(facts))
-    document.add(*build._mode_section(facts))
-    document.add(*build._what_if_section(facts))
+    document.add(*build.dataset_section(facts))
+    document.add(*build.skew_section(facts))
+    document.add(*build.volume_section(facts))
+    document.add(*build.mode_section(facts))
+    document.add(*build.what_if_section(facts))
     step("report: startup against file count")
-    document.add(*build._startup_section(facts))
+    document.add(*build.startup_section(facts))
     document.add(*_assumptions(context, answer, facts))
     step("report: writing")
     markdown_path = plan_dir / build.REPORT_MD
     html_path = plan_dir / build.REPORT_HTML
-    build._write_text(markdown_path, render_markdown(document, relative_to=plan_dir))
-    build._write_text(html_path, render_html(document))
+    results_io.write_text(markdown_path, render_markdown(document, relative_to=plan_dir))
+    results_io.write_text(html_path, render_html(document))
     return [markdown_path, html_path, *facts.written]
 
 
@@ -427,7 +429,7 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
         f"checkpoint {allowances.checkpoint_gb:g} + scratch {allowances.scratch_gb:g}) GiB × "
         f"(1 + {allowances.headroom:g})) ([report]; defaults for "
         f"{', '.join(volume_defaults) or 'none'}); {capacity.GP2_RULE} ({capacity.GP2_SOURCE}).",
-        f"**Profile:** {profile.name} ({build._profile_where(profile)}), "
+        f"**Profile:** {profile.name} ({build.profile_where(profile)}), "
         + (
             "given with --profile-file or report.model_profile"
             if "model_profile" in report_given
