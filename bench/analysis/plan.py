@@ -709,19 +709,53 @@ def measured_answer(
     scenario's, ``scenario_platform``) as a plan's modelled ones are: File's Downloading is
     then the platform's copy, not the run's reader. A run records no listing time apart, so a
     FastFile startup keeps its own listing besides the platform's."""
-    from bench import cost
-    from bench.analysis.platform import phases, upload_allowance_bytes, volume_throughput_bps
     from bench.config.platform import scenario_platform
-    from bench.config.profile import Instance, resolve_instance
-    from bench.errors import ScenarioError
     from bench.report.rundata import settings_from_config
 
     platform = platform or scenario_platform(scenario)
+    instance = _run_instance(scenario)
+    allowances = settings_from_config(scenario.report).allowances
+    largest = 0
+    if len(hosts_table) and "bytes" in hosts_table.columns:
+        largest = int(hosts_table.groupby("mode")["bytes"].max().max())
+    file_volume = capacity.size_volume(largest, allowances)
+    artifacts_volume = capacity.size_volume(0, allowances)
+    place = _MeasuredPlacement(
+        scenario=scenario,
+        platform=platform,
+        instance=instance,
+        hosts_table=hosts_table,
+        channel_objects=int(np.asarray(sizes).size)
+        or int((summary.get("dataset") or {}).get("objects", 0) or 0),
+        volume_bps=_run_volume_bps(platform, file_volume, instance),
+    )
+    modes: dict[str, ModeAnswer] = {}
+    for mode, job in (summary.get("modes") or {}).items():
+        volume_gb = (file_volume if mode == "file" else artifacts_volume).volume_gb
+        modes[mode] = place.answer(mode, job, volume_gb)
+    answer = HostsAnswer(
+        scenario.cluster.hosts,
+        modes,
+        capacity.recommend_mode(
+            _measured_decision_figures(scenario, instance, sizes, largest, file_volume, modes)
+        ),
+        largest,
+        file_volume,
+        artifacts_volume,
+        platform=platform.name if platform.phased else None,
+    )
+    return answer, instance
+
+
+def _run_instance(scenario: Scenario) -> Instance:
+    """The run's instance: the preset with the scenario's own figures, or those figures alone."""
+    from bench.config.profile import Instance, resolve_instance
+    from bench.errors import ScenarioError
 
     cluster = scenario.cluster
     given = set(cluster.given)
     try:
-        instance = resolve_instance(
+        return resolve_instance(
             cluster.instance,
             nic_bps=cluster.nic_bandwidth_bps if "nic_bandwidth" in given else None,
             local_nvme_gib=cluster.local_nvme_gib,
@@ -729,28 +763,40 @@ def measured_answer(
         )
     except ScenarioError:
         # A run needs no price to measure; its cost then counts requests only.
-        instance = Instance(
+        return Instance(
             cluster.instance,
             cluster.nic_bandwidth_bps,
             cluster.local_nvme_gib or 0.0,
             cluster.hourly_price,
             source="scenario (not a preset)",
         )
-    allowances = settings_from_config(scenario.report).allowances
-    largest = 0
-    if len(hosts_table) and "bytes" in hosts_table.columns:
-        largest = int(hosts_table.groupby("mode")["bytes"].max().max())
-    file_volume = capacity.size_volume(largest, allowances)
-    artifacts_volume = capacity.size_volume(0, allowances)
+
+
+def _run_volume_bps(platform: Platform, file_volume: VolumeSizing, instance: Instance) -> float:
+    from bench.analysis.platform import volume_throughput_bps
+
     kind = platform.volume_kind if platform.phased else "gp2"
-    volume_bps = volume_throughput_bps(
+    return volume_throughput_bps(
         kind, file_volume.volume_gb, local_nvme_gib=instance.local_nvme_gib
     )
-    channel_objects = int(np.asarray(sizes).size) or int(
-        (summary.get("dataset") or {}).get("objects", 0) or 0
-    )
-    modes: dict[str, ModeAnswer] = {}
-    for mode, job in (summary.get("modes") or {}).items():
+
+
+@dataclass(frozen=True)
+class _MeasuredPlacement:
+    """What placing one mode's measured figures in the platform's phases needs of the run."""
+
+    scenario: Scenario
+    platform: Platform
+    instance: Instance
+    hosts_table: Any
+    channel_objects: int
+    volume_bps: float
+
+    def answer(self, mode: str, job: dict[str, Any], volume_gb: int) -> ModeAnswer:
+        """One mode's summary figures as a plan's answer, placed in the platform's phases."""
+        from bench import cost
+        from bench.analysis.platform import phases, upload_allowance_bytes
+
         model = JobFigures(
             startup_s=float(job.get("startup_s", math.nan)),
             end_s=float(job.get("end_s", math.nan)),
@@ -759,39 +805,50 @@ def measured_answer(
             lists=int(job.get("lists", 0)),
             epoch_s=float(job.get("epoch_s", math.nan)),
         )
-        hosts = int(job.get("hosts", cluster.hosts))
-        shard = _shards(hosts_table, mode)
+        hosts = int(job.get("hosts", self.scenario.cluster.hosts))
+        shard = _shards(self.hosts_table, mode)
         request_usd = (model.gets * cost.GET_PER_1000 + model.lists * cost.LIST_PER_1000) / 1000
-        volume_gb = (file_volume if mode == "file" else artifacts_volume).volume_gb
         if not (math.isfinite(model.startup_s) and math.isfinite(model.end_s)):
             # A mode with nothing measured has no phases to place.
-            modes[mode] = ModeAnswer(
+            return ModeAnswer(
                 math.nan, math.nan, model.startup_s, math.nan, model.end_s, math.nan,
                 model.au, model.gets, model.lists, math.nan, request_usd, volume_gb,
                 model.epoch_s, model=model,
             )  # fmt: skip
-            continue
         phased = phases(
             mode,
             startup_s=model.startup_s,
             training_s=max(0.0, model.end_s - model.startup_s),
             objects=shard[0],
             bytes_per_host=shard[1],
-            channel_objects=channel_objects,
-            platform=platform,
-            volume_bps=volume_bps,
-            nic_bps=instance.nic_bps,
-            upload_bytes=upload_allowance_bytes(scenario.report),
+            channel_objects=self.channel_objects,
+            platform=self.platform,
+            volume_bps=self.volume_bps,
+            nic_bps=self.instance.nic_bps,
+            upload_bytes=upload_allowance_bytes(self.scenario.report),
         )
-        modes[mode] = phased_answer(
+        return phased_answer(
             phased,
             model,
-            instance_usd=hosts * phased.billable_s / 3600 * instance.hourly_price,
+            instance_usd=hosts * phased.billable_s / 3600 * self.instance.hourly_price,
             request_usd=request_usd,
             volume_size_gb=volume_gb,
         )
+
+
+def _measured_decision_figures(
+    scenario: Scenario,
+    instance: Instance,
+    sizes: np.ndarray,
+    largest: int,
+    file_volume: VolumeSizing,
+    modes: dict[str, ModeAnswer],
+) -> DecisionFigures:
+    """The recommendation's inputs for a run: its figures, at S3 list prices."""
+    from bench import cost
+
     limit, limit_source = volume_limit(instance)
-    figures = DecisionFigures(
+    return DecisionFigures(
         data_per_host_bytes=largest,
         file_volume_gb=file_volume.volume_gb,
         volume_limit_gb=limit,
@@ -803,16 +860,6 @@ def measured_answer(
         get_price_per_1000=cost.GET_PER_1000,
         list_price_per_1000=cost.LIST_PER_1000,
     )
-    answer = HostsAnswer(
-        cluster.hosts,
-        modes,
-        capacity.recommend_mode(figures),
-        largest,
-        file_volume,
-        artifacts_volume,
-        platform=platform.name if platform.phased else None,
-    )
-    return answer, instance
 
 
 def _shards(hosts_table: Any, mode: str) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,6 @@ the measured files of the run are never touched.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.figures import JobFigures
-from bench.errors import ResultsError, StagebenchError
+from bench.errors import StagebenchError
 from bench.progress import Phase, Progress, as_progress
 from bench.report import capacity
 from bench.report.capacity import (
@@ -86,6 +85,8 @@ def write_report(
     ``model_profile`` (a preset name or a profile file) overrides the scenario's
     ``[report] model_profile`` for the what-ifs.
     """
+    from bench.run import results as results_io
+
     # Reading the run, the sections, and writing the two documents.
     steps = 1 + len(_SECTIONS) + 1
     with as_progress(progress).phase("report", total_objects=steps, unit="step") as phase:
@@ -94,8 +95,8 @@ def write_report(
         document, figures = build_report(run, model_profile=model_profile, phase=phase)
         markdown_path = run.run_dir / REPORT_MD
         html_path = run.run_dir / REPORT_HTML
-        _write_text(markdown_path, render_markdown(document, relative_to=run.run_dir))
-        _write_text(html_path, render_html(document))
+        results_io.write_text(markdown_path, render_markdown(document, relative_to=run.run_dir))
+        results_io.write_text(html_path, render_html(document))
         phase.advance(1)
     return [markdown_path, html_path, *figures]
 
@@ -335,7 +336,8 @@ def _answers(facts: Facts) -> list[Any]:
     return [Heading(1, "Answers"), bullets(items)]
 
 
-def _dataset_section(facts: Facts) -> list[Any]:
+def dataset_section(facts: Facts) -> list[Any]:
+    """The Dataset section: where the dataset lives and its size figures."""
     import pandas as pd
 
     from bench.core import metrics
@@ -485,7 +487,8 @@ def _skew_rows(facts: Facts) -> pd.DataFrame | None:
     return table.set_index("strategy").loc[keep].reset_index()
 
 
-def _skew_section(facts: Facts) -> list[Any]:
+def skew_section(facts: Facts) -> list[Any]:
+    """The Skew section: ShardedByS3Key's load per host against balanced sharding."""
     from bench.core import sharding
 
     # The table and the bytes-per-host plot need the same loads (an LPT of every object).
@@ -608,7 +611,8 @@ def _nvme_warning(facts: Facts) -> str | None:
     )
 
 
-def _volume_section(facts: Facts) -> list[Any]:
+def volume_section(facts: Facts) -> list[Any]:
+    """The Volume size section: VolumeSizeInGB per host for File and for Pipe or FastFile."""
     import pandas as pd
 
     run = facts.run
@@ -725,7 +729,8 @@ def _recommendation_blocks(title: str, recommendation: Recommendation) -> list[A
     return blocks
 
 
-def _mode_section(facts: Facts) -> list[Any]:
+def mode_section(facts: Facts) -> list[Any]:
+    """The Recommended input mode section: the rules, then the measured and modelled picks."""
     blocks: list[Any] = [
         Heading(1, "Recommended input mode"),
         Paragraph(
@@ -752,7 +757,8 @@ def _mode_section(facts: Facts) -> list[Any]:
     return blocks
 
 
-def _what_if_section(facts: Facts) -> list[Any]:
+def what_if_section(facts: Facts) -> list[Any]:
+    """The What-ifs section: the model's figures for the same job with one thing changed."""
     from bench.report import whatif
 
     blocks: list[Any] = [Heading(1, "What-ifs (model)")]
@@ -798,7 +804,7 @@ def what_if_grid(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _startup_section(facts: Facts) -> list[Any]:
+def startup_section(facts: Facts) -> list[Any]:
     """Startup against file count, from the model's startup sweep when it is available."""
     import pandas as pd
 
@@ -882,7 +888,7 @@ def _assumptions_section(facts: Facts) -> list[Any]:
     if facts.profile is not None:
         p = facts.profile
         items.append(
-            f"Model profile {p.name} ({_profile_where(p)}): first byte p50 "
+            f"Model profile {p.name} ({profile_where(p)}): first byte p50 "
             f"{p.first_byte_p50_s * 1e3:g} ms, "
             f"p90 {p.first_byte_p90_s * 1e3:g} ms; {p.connection_bps / 1e6:g} MB/s per "
             f"connection; {p.get_per_s_per_prefix:g} GET/s per prefix; LIST page "
@@ -931,7 +937,7 @@ def _server_name(run: RunData) -> str:
     return f"the S3 server at {run.summary.endpoint.url}"
 
 
-def _profile_where(profile: Profile) -> str:
+def profile_where(profile: Profile) -> str:
     """Where a profile's numbers are written: its file, or the preset shipped in bench/."""
     path = profile.path
     if path is not None and path.exists():
@@ -939,26 +945,16 @@ def _profile_where(profile: Profile) -> str:
     return f"preset bench/profiles/{profile.name}.toml"
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ResultsError(f"cannot write {path}: {exc.strerror}") from exc
-
-
 # The report's sections in order; each turns the facts into document blocks.
 _SECTIONS = (
     _overview,
     _answers,
-    _dataset_section,
+    dataset_section,
     _modes_section,
-    _skew_section,
-    _volume_section,
-    _mode_section,
-    _what_if_section,
-    _startup_section,
+    skew_section,
+    volume_section,
+    mode_section,
+    what_if_section,
+    startup_section,
     _assumptions_section,
 )

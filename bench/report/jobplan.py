@@ -77,16 +77,15 @@ def write_job_plan(
     from bench.analysis import jobplan
     from bench.analysis.plan import plan_json
     from bench.config.job import dump_job
-    from bench.report.build import _write_text
     from bench.report.plan import write_plan_report
     from bench.run import results as results_io
 
     step = step or (lambda _: None)
     written: list[Path] = []
     recommended_path = plan_dir / RECOMMENDED_JOB
-    _write_text(recommended_path, dump_job(recommended))
+    results_io.write_text(recommended_path, dump_job(recommended))
     diff_path = plan_dir / RECOMMENDED_DIFF
-    _write_text(diff_path, diff_text(plan, changes, recommended))
+    results_io.write_text(diff_path, diff_text(plan, changes, recommended))
     document_json = jobplan.job_plan_json(plan, changes=changes, recommended_path=RECOMMENDED_JOB)
     results_io.write_json(plan_dir / "plan.json", document_json)
     if plan.swept:
@@ -106,8 +105,8 @@ def write_job_plan(
     document = _document(plan, changes)
     markdown_path = plan_dir / "report.md"
     html_path = plan_dir / "report.html"
-    _write_text(markdown_path, render_markdown(document, relative_to=plan_dir))
-    _write_text(html_path, render_html(document))
+    results_io.write_text(markdown_path, render_markdown(document, relative_to=plan_dir))
+    results_io.write_text(html_path, render_html(document))
     written += [markdown_path, html_path, recommended_path, diff_path, plan_dir / "plan.json"]
     return written
 

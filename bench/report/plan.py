@@ -49,6 +49,8 @@ def write_plan_report(
 ) -> list[Path]:
     """Write ``report.md``, ``report.html``, ``whatifs.csv`` and the figures into ``plan_dir``
     (a fresh folder); return the paths written."""
+    from bench.run import results as results_io
+
     step = step or (lambda _: None)
     facts = _facts(plan_dir, context, answer, step)
     document = Document(f"Capacity plan: {context.scenario.name}")
@@ -57,19 +59,19 @@ def write_plan_report(
     if sweep:
         document.add(*_sweep_section(context, sweep, sweep_plot))
     step("report: dataset and skew")
-    document.add(*build._dataset_section(facts))
-    document.add(*build._skew_section(facts))
-    document.add(*build._volume_section(facts))
-    document.add(*build._mode_section(facts))
-    document.add(*build._what_if_section(facts))
+    document.add(*build.dataset_section(facts))
+    document.add(*build.skew_section(facts))
+    document.add(*build.volume_section(facts))
+    document.add(*build.mode_section(facts))
+    document.add(*build.what_if_section(facts))
     step("report: startup against file count")
-    document.add(*build._startup_section(facts))
+    document.add(*build.startup_section(facts))
     document.add(*_assumptions(context, answer, facts))
     step("report: writing")
     markdown_path = plan_dir / build.REPORT_MD
     html_path = plan_dir / build.REPORT_HTML
-    build._write_text(markdown_path, render_markdown(document, relative_to=plan_dir))
-    build._write_text(html_path, render_html(document))
+    results_io.write_text(markdown_path, render_markdown(document, relative_to=plan_dir))
+    results_io.write_text(html_path, render_html(document))
     return [markdown_path, html_path, *facts.written]
 
 
@@ -367,20 +369,6 @@ def _platform_assumption(context: PlanContext) -> str:
 
 def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) -> list[Any]:
     scenario = context.scenario
-    cluster = scenario.cluster
-    given = set(cluster.given)
-    training = scenario.training
-    profile = context.profile
-    instance = context.instance
-    allowances = context.allowances
-    report_given = set(scenario.report.given)
-
-    def origin(key: str, keys: set[str]) -> str:
-        return "given" if key in keys else "default"
-
-    volume_defaults = [
-        k for k in ("model_gb", "checkpoint_gb", "scratch_gb", "headroom") if k not in report_given
-    ]
     items = [
         "**Nothing measured:** every figure is the timeline model's (`bench.core.model`); "
         "no endpoint was contacted"
@@ -388,55 +376,12 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
         + ".",
         f"**Dataset:** {context.objects:,} objects, {format_bytes(context.total_bytes)}; sizes "
         f"{context.sizes_source}.",
-        f"**Compute rate:** {training.describe()}"
-        + (
-            f"; the model reads it as {training.compute_bps_for(context.sizes.mean()) / 1e6:,.1f}"
-            f" MB/s per host through the mean object size "
-            f"{format_bytes(context.sizes.mean())}"
-            if training.compute_objects_per_s > 0
-            else ""
-        )
-        + f". Steps of {format_bytes(training.step_bytes)} "
-        f"({origin('step_bytes', set(scenario.raw.get('training', {})))}), "
-        f"{training.epochs} epoch(s), barrier {'on' if training.barrier else 'off'}.",
-        f"**Concurrency:** stagebench's File reader downloads {cluster.concurrency} objects at "
-        f"once per host (cluster.concurrency, {origin('concurrency', given)}); SageMaker does "
-        "not publish its downloader's concurrency"
-        + (
-            f", so with platform {context.platform.name} File's Downloading is the platform's "
-            "copy instead (below)"
-            if context.platform.phased
-            else ""
-        )
-        + ".",
-        f"**Readers:** Pipe prefetches {scenario.pipe.prefetch} objects in "
-        f"{format_bytes(scenario.pipe.chunk_size)} reads; FastFile reads "
-        f"{format_bytes(scenario.fastfile.part_size)} parts, {scenario.fastfile.read_ahead} "
-        f"ahead, {scenario.fastfile.access} access ([pipe], [fastfile]; "
-        + ("given" if scenario.raw.get("pipe") or scenario.raw.get("fastfile") else "defaults")
-        + ").",
-        f"**Instance:** {instance.name} ({instance.source}): NIC "
-        f"{instance.nic_bps * 8 / 1e9:g} Gbit/s, local NVMe "
-        + (
-            f"{instance.local_nvme_gib:,.0f} GiB (File's copy goes there)"
-            if instance.local_nvme_gib
-            else "none (File's copy goes on a gp2 EBS volume)"
-        )
-        + f", {_price_source(context)}. Presets and their sources: bench/profiles/instances.toml.",
-        f"**Volume:** VolumeSizeInGB = ceil((largest shard + model {allowances.model_gb:g} + "
-        f"checkpoint {allowances.checkpoint_gb:g} + scratch {allowances.scratch_gb:g}) GiB × "
-        f"(1 + {allowances.headroom:g})) ([report]; defaults for "
-        f"{', '.join(volume_defaults) or 'none'}); {capacity.GP2_RULE} ({capacity.GP2_SOURCE}).",
-        f"**Profile:** {profile.name} ({build._profile_where(profile)}), "
-        + (
-            "given with --profile-file or report.model_profile"
-            if "model_profile" in report_given
-            else "the default report.model_profile"
-        )
-        + f": first byte p50 {profile.first_byte_p50_s * 1e3:g} ms, p90 "
-        f"{profile.first_byte_p90_s * 1e3:g} ms; {profile.connection_bps / 1e6:g} MB/s per "
-        f"connection; {profile.get_per_s_per_prefix:g} GET/s per prefix; LIST page "
-        f"{profile.list_page_base_s:g} s; each number's public source is beside it in that file.",
+        _compute_assumption(context),
+        _concurrency_assumption(context),
+        _readers_assumption(context),
+        _instance_assumption(context),
+        _volume_assumption(context),
+        _profile_assumption(context),
         _platform_assumption(context),
         f"**Sharding:** {scenario.distribution.type}"
         + (
@@ -449,3 +394,97 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
     ]
     items += [f"Not drawn: {note}" for note in facts.notes]
     return [Heading(1, "Assumptions"), bullets(items)]
+
+
+def _origin(key: str, keys: set[str]) -> str:
+    return "given" if key in keys else "default"
+
+
+def _compute_assumption(context: PlanContext) -> str:
+    scenario = context.scenario
+    training = scenario.training
+    return (
+        f"**Compute rate:** {training.describe()}"
+        + (
+            f"; the model reads it as {training.compute_bps_for(context.sizes.mean()) / 1e6:,.1f}"
+            f" MB/s per host through the mean object size "
+            f"{format_bytes(context.sizes.mean())}"
+            if training.compute_objects_per_s > 0
+            else ""
+        )
+        + f". Steps of {format_bytes(training.step_bytes)} "
+        f"({_origin('step_bytes', set(scenario.raw.get('training', {})))}), "
+        f"{training.epochs} epoch(s), barrier {'on' if training.barrier else 'off'}."
+    )
+
+
+def _concurrency_assumption(context: PlanContext) -> str:
+    cluster = context.scenario.cluster
+    return (
+        f"**Concurrency:** stagebench's File reader downloads {cluster.concurrency} objects at "
+        f"once per host (cluster.concurrency, {_origin('concurrency', set(cluster.given))}); "
+        "SageMaker does not publish its downloader's concurrency"
+        + (
+            f", so with platform {context.platform.name} File's Downloading is the platform's "
+            "copy instead (below)"
+            if context.platform.phased
+            else ""
+        )
+        + "."
+    )
+
+
+def _readers_assumption(context: PlanContext) -> str:
+    scenario = context.scenario
+    return (
+        f"**Readers:** Pipe prefetches {scenario.pipe.prefetch} objects in "
+        f"{format_bytes(scenario.pipe.chunk_size)} reads; FastFile reads "
+        f"{format_bytes(scenario.fastfile.part_size)} parts, {scenario.fastfile.read_ahead} "
+        f"ahead, {scenario.fastfile.access} access ([pipe], [fastfile]; "
+        + ("given" if scenario.raw.get("pipe") or scenario.raw.get("fastfile") else "defaults")
+        + ")."
+    )
+
+
+def _instance_assumption(context: PlanContext) -> str:
+    instance = context.instance
+    return (
+        f"**Instance:** {instance.name} ({instance.source}): NIC "
+        f"{instance.nic_bps * 8 / 1e9:g} Gbit/s, local NVMe "
+        + (
+            f"{instance.local_nvme_gib:,.0f} GiB (File's copy goes there)"
+            if instance.local_nvme_gib
+            else "none (File's copy goes on a gp2 EBS volume)"
+        )
+        + f", {_price_source(context)}. Presets and their sources: bench/profiles/instances.toml."
+    )
+
+
+def _volume_assumption(context: PlanContext) -> str:
+    allowances = context.allowances
+    report_given = set(context.scenario.report.given)
+    volume_defaults = [
+        k for k in ("model_gb", "checkpoint_gb", "scratch_gb", "headroom") if k not in report_given
+    ]
+    return (
+        f"**Volume:** VolumeSizeInGB = ceil((largest shard + model {allowances.model_gb:g} + "
+        f"checkpoint {allowances.checkpoint_gb:g} + scratch {allowances.scratch_gb:g}) GiB × "
+        f"(1 + {allowances.headroom:g})) ([report]; defaults for "
+        f"{', '.join(volume_defaults) or 'none'}); {capacity.GP2_RULE} ({capacity.GP2_SOURCE})."
+    )
+
+
+def _profile_assumption(context: PlanContext) -> str:
+    profile = context.profile
+    return (
+        f"**Profile:** {profile.name} ({build.profile_where(profile)}), "
+        + (
+            "given with --profile-file or report.model_profile"
+            if "model_profile" in context.scenario.report.given
+            else "the default report.model_profile"
+        )
+        + f": first byte p50 {profile.first_byte_p50_s * 1e3:g} ms, p90 "
+        f"{profile.first_byte_p90_s * 1e3:g} ms; {profile.connection_bps / 1e6:g} MB/s per "
+        f"connection; {profile.get_per_s_per_prefix:g} GET/s per prefix; LIST page "
+        f"{profile.list_page_base_s:g} s; each number's public source is beside it in that file."
+    )

@@ -255,19 +255,53 @@ def what_if_table(
     found, notes = variants(sizes, context, container_bytes=container_bytes, baseline=baseline)
     modelled_by_name = dict(known or {})
     step = sample_step(int(np.asarray(sizes).size), sample_objects)
+    estimated: list[Variant] = []
     if step > 1:
         if baseline not in modelled_by_name:
-            if on_variant is not None:
-                on_variant(baseline)
+            _announce(on_variant, baseline)
             modelled_by_name[baseline] = model_variant(found[0], context)
         notes.append(sample_note(int(np.asarray(sizes).size), step))
-        # A what-if of few objects (a repack into a few containers) is modelled exactly.
-        estimated = [v for v in found[1:] if v.sizes.size > sample_objects]
-        exact = [v for v in found[1:] if v.sizes.size <= sample_objects]
-        todo = [sampled(found[0], step, found[0], name=f"{baseline} (sample)")]
-        todo += [sampled(v, step, found[0]) for v in estimated] + exact
+        todo, estimated = _sampled_work(found, step, baseline, sample_objects)
     else:
         todo = [v for v in found if v.name not in modelled_by_name]
+    _model_variants(todo, context, modelled_by_name, on_variant=on_variant, workers=workers)
+    if step > 1:
+        _scale_estimates(estimated, modelled_by_name, baseline)
+    rows = [
+        _what_if_row(variant, mode, figures, context)
+        for variant in found
+        for mode, figures in modelled_by_name[variant.name].items()
+    ]
+    return pd.DataFrame(rows), notes
+
+
+def _announce(on_variant: Any, name: str) -> None:
+    if on_variant is not None:
+        on_variant(name)
+
+
+def _sampled_work(
+    found: list[Variant], step: int, baseline: str, sample_objects: int | None
+) -> tuple[list[Variant], list[Variant]]:
+    """The variants to model when the what-ifs are estimated from a sample, and which of them
+    are estimates (scaled afterwards) rather than exact."""
+    # A what-if of few objects (a repack into a few containers) is modelled exactly.
+    estimated = [v for v in found[1:] if v.sizes.size > sample_objects]
+    exact = [v for v in found[1:] if v.sizes.size <= sample_objects]
+    todo = [sampled(found[0], step, found[0], name=f"{baseline} (sample)")]
+    todo += [sampled(v, step, found[0]) for v in estimated] + exact
+    return todo, estimated
+
+
+def _model_variants(
+    todo: list[Variant],
+    context: ModelContext,
+    modelled_by_name: dict[str, dict[str, JobFigures]],
+    *,
+    on_variant: Any,
+    workers: int,
+) -> None:
+    """Model every variant of ``todo`` not yet in ``modelled_by_name``, into it."""
     if workers > 1 and len(todo) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -278,54 +312,57 @@ def what_if_table(
         ) as pool:
             futures = [(v.name, pool.submit(model_variant, v, context)) for v in todo]
             for name, future in futures:
-                if on_variant is not None:
-                    on_variant(name)
+                _announce(on_variant, name)
                 modelled_by_name[name] = future.result()
     for variant in todo:
         if variant.name not in modelled_by_name:
-            if on_variant is not None:
-                on_variant(variant.name)
+            _announce(on_variant, variant.name)
             modelled_by_name[variant.name] = model_variant(variant, context)
-    if step > 1:
-        base_sample = modelled_by_name.pop(f"{baseline} (sample)")
-        for variant in estimated:
-            modelled_by_name[variant.name] = {
-                mode: scaled(figures, base_sample[mode], modelled_by_name[baseline][mode])
-                for mode, figures in modelled_by_name[variant.name].items()
-            }
-    rows: list[dict[str, Any]] = []
-    for variant in found:
-        modelled = modelled_by_name[variant.name]
-        for mode, figures in modelled.items():
-            instance_usd, request_usd = cost_usd(
-                context.profile,
-                hosts=variant.hosts,
-                billable_s=figures.end_s,
-                hourly_price=variant.hourly_price,
-                gets=figures.gets,
-                lists=figures.lists,
-            )
-            rows.append(
-                {
-                    "what_if": variant.name,
-                    "change": variant.change,
-                    "mode": mode,
-                    "hosts": variant.hosts,
-                    "instance": variant.instance,
-                    "objects": int(variant.sizes.size),
-                    "max_host_bytes": _max_host_bytes(variant),
-                    "startup_s": figures.startup_s,
-                    "job_s": figures.end_s,
-                    "epoch_s": figures.epoch_s,
-                    "au": figures.au,
-                    "gets": figures.gets,
-                    "lists": figures.lists,
-                    "instance_usd": instance_usd,
-                    "request_usd": request_usd,
-                    "cost_usd": instance_usd + request_usd,
-                }
-            )
-    return pd.DataFrame(rows), notes
+
+
+def _scale_estimates(
+    estimated: list[Variant],
+    modelled_by_name: dict[str, dict[str, JobFigures]],
+    baseline: str,
+) -> None:
+    """Turn each estimated what-if's sample figures into full-scale ones, in place."""
+    base_sample = modelled_by_name.pop(f"{baseline} (sample)")
+    for variant in estimated:
+        modelled_by_name[variant.name] = {
+            mode: scaled(figures, base_sample[mode], modelled_by_name[baseline][mode])
+            for mode, figures in modelled_by_name[variant.name].items()
+        }
+
+
+def _what_if_row(
+    variant: Variant, mode: str, figures: JobFigures, context: ModelContext
+) -> dict[str, Any]:
+    instance_usd, request_usd = cost_usd(
+        context.profile,
+        hosts=variant.hosts,
+        billable_s=figures.end_s,
+        hourly_price=variant.hourly_price,
+        gets=figures.gets,
+        lists=figures.lists,
+    )
+    return {
+        "what_if": variant.name,
+        "change": variant.change,
+        "mode": mode,
+        "hosts": variant.hosts,
+        "instance": variant.instance,
+        "objects": int(variant.sizes.size),
+        "max_host_bytes": _max_host_bytes(variant),
+        "startup_s": figures.startup_s,
+        "job_s": figures.end_s,
+        "epoch_s": figures.epoch_s,
+        "au": figures.au,
+        "gets": figures.gets,
+        "lists": figures.lists,
+        "instance_usd": instance_usd,
+        "request_usd": request_usd,
+        "cost_usd": instance_usd + request_usd,
+    }
 
 
 def sample_step(objects: int, sample_objects: int | None) -> int:

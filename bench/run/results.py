@@ -86,6 +86,11 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8, atomically."""
+    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
 def write_csv(path: Path, frame: Any) -> None:
     _atomic_write(path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
 
