@@ -52,17 +52,22 @@ def write_plan_report(
     from bench.run import results as results_io
 
     step = step or (lambda _: None)
-    facts = _facts(plan_dir, context, answer, step)
+    facts = _facts(plan_dir, context, answer)
     document = Document(f"Capacity plan: {context.scenario.name}")
     document.add(*_overview(context, answer))
     document.add(*_answers(context, answer))
     if sweep:
         document.add(*_sweep_section(context, sweep, sweep_plot))
-    step("report: dataset and skew")
-    document.add(*build.dataset_section(facts))
-    document.add(*build.skew_section(facts))
-    document.add(*build.volume_section(facts))
-    document.add(*build.mode_section(facts))
+
+    def sections_without_what_ifs() -> None:
+        step("report: dataset and skew")
+        document.add(*build.dataset_section(facts))
+        document.add(*build.skew_section(facts))
+        document.add(*build.volume_section(facts))
+        document.add(*build.mode_section(facts))
+
+    # The skew and volume sections are built here while worker processes model the what-ifs.
+    _what_ifs(plan_dir, context, answer, facts, step, meanwhile=sections_without_what_ifs)
     document.add(*build.what_if_section(facts))
     step("report: startup against file count")
     document.add(*build.startup_section(facts))
@@ -75,14 +80,12 @@ def write_plan_report(
     return [markdown_path, html_path, *facts.written]
 
 
-def _facts(plan_dir: Path, context: PlanContext, answer: HostsAnswer, step: Step) -> build.Facts:
+def _facts(plan_dir: Path, context: PlanContext, answer: HostsAnswer) -> build.Facts:
     """The capacity report's shared facts for a plan: no measurements, the model's figures."""
     import pandas as pd
 
-    from bench.analysis.plan import model_context, volume_limit
-    from bench.report import whatif
+    from bench.analysis.plan import volume_limit
     from bench.report.rundata import RunData, settings_from_config
-    from bench.run import results as results_io
     from bench.run.summary import DatasetRecord, RunSummary
 
     scenario = context.at_hosts(answer.hosts)
@@ -133,6 +136,24 @@ def _facts(plan_dir: Path, context: PlanContext, answer: HostsAnswer, step: Step
         profile=context.profile,
     )
     facts.modelled = {mode: figures.figures() for mode, figures in answer.modes.items()}
+    return facts
+
+
+def _what_ifs(
+    plan_dir: Path,
+    context: PlanContext,
+    answer: HostsAnswer,
+    facts: build.Facts,
+    step: Step,
+    *,
+    meanwhile: Callable[[], None],
+) -> None:
+    """The what-if table into ``facts`` and ``whatifs.csv``; ``meanwhile`` runs while the
+    worker processes model."""
+    from bench.analysis.plan import model_context
+    from bench.report import whatif
+    from bench.run import results as results_io
+
     baseline = "as planned"
     table, notes = whatif.what_if_table(
         context.sizes,
@@ -143,12 +164,12 @@ def _facts(plan_dir: Path, context: PlanContext, answer: HostsAnswer, step: Step
         known={baseline: {mode: a.model_figures() for mode, a in answer.modes.items()}},
         on_variant=lambda name: step(f"what-if: {name}"),
         workers=2,
+        meanwhile=meanwhile,
     )
     facts.what_ifs, facts.what_if_notes = table, notes
     path = plan_dir / "whatifs.csv"
     results_io.write_csv(path, table)
     facts.written.append(path)
-    return facts
 
 
 def _price_source(context: PlanContext) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -241,6 +242,7 @@ def what_if_table(
     on_variant: Any = None,
     workers: int = 1,
     sample_objects: int | None = SAMPLE_OBJECTS,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per (what-if, mode): startup, job time and cost as the model predicts them.
 
@@ -249,6 +251,8 @@ def what_if_table(
     ``workers`` > 1 models the variants on that many processes. Above ``sample_objects``
     objects the baseline stays exact and each what-if is the baseline scaled by what the model
     gives on a sample (``sampled``, ``scaled``); a note in the returned notes says so.
+    ``meanwhile()`` is called once, while the worker processes model (other work of the
+    caller's that does not need the what-ifs), or before modelling with one worker.
     """
     import pandas as pd
 
@@ -264,7 +268,14 @@ def what_if_table(
         todo, estimated = _sampled_work(found, step, baseline, sample_objects)
     else:
         todo = [v for v in found if v.name not in modelled_by_name]
-    _model_variants(todo, context, modelled_by_name, on_variant=on_variant, workers=workers)
+    _model_variants(
+        todo,
+        context,
+        modelled_by_name,
+        on_variant=on_variant,
+        workers=workers,
+        meanwhile=meanwhile or (lambda: None),
+    )
     if step > 1:
         _scale_estimates(estimated, modelled_by_name, baseline)
     rows = [
@@ -300,8 +311,10 @@ def _model_variants(
     *,
     on_variant: Any,
     workers: int,
+    meanwhile: Callable[[], None],
 ) -> None:
-    """Model every variant of ``todo`` not yet in ``modelled_by_name``, into it."""
+    """Model every variant of ``todo`` not yet in ``modelled_by_name``, into it; run
+    ``meanwhile`` once, while the workers model."""
     if workers > 1 and len(todo) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -310,10 +323,14 @@ def _model_variants(
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("fork")
         ) as pool:
+            # The workers are forked at the first submit, before ``meanwhile`` starts anything.
             futures = [(v.name, pool.submit(model_variant, v, context)) for v in todo]
+            meanwhile()
             for name, future in futures:
                 _announce(on_variant, name)
                 modelled_by_name[name] = future.result()
+    else:
+        meanwhile()
     for variant in todo:
         if variant.name not in modelled_by_name:
             _announce(on_variant, variant.name)
