@@ -245,6 +245,27 @@ def dataset_sizes(
         return asyncio.run(list_existing(endpoint, scenario, progress=progress)).sizes
 
 
+def populate_dataset(endpoint: Endpoint, dataset: Dataset, **options: Any) -> Any:
+    """Make the endpoint hold ``dataset`` exactly, writing only what is missing
+    (``bench.s3.populate.populate_async``; ``options``: its ``progress``, ``checksum``).
+    Returns its ``PopulateReport``."""
+    from bench.s3.populate import populate_async
+
+    return asyncio.run(
+        populate_async(
+            endpoint,
+            bucket=dataset.bucket,
+            prefix=dataset.prefix,
+            keys=dataset.keys,
+            sizes=dataset.sizes,
+            content_index=dataset.content_index,
+            seed=dataset.seed,
+            fingerprint=dataset.fingerprint(),
+            **options,
+        )
+    )
+
+
 def screen_dataset(dataset: Dataset, unsafe_keys: str) -> tuple[Dataset, dict[str, Any]]:
     """Keep the keys that are files with a safe local path (``bench.s3.keys``), for every mode.
 

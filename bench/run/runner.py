@@ -36,6 +36,7 @@ from bench.run.dataset import (
     build_dataset,
     left_out_note,
     list_existing,
+    populate_dataset,
     screen_dataset,
 )
 from bench.run.summary import DatasetRecord, RunSummary
@@ -267,21 +268,7 @@ def _prepare(
         _confirm_cost(dataset, plans, scenario, confirm)
     if scenario.dataset.source == "s3":
         return dataset, extra, plans
-    from bench.s3.populate import populate_async
-
-    report = asyncio.run(
-        populate_async(
-            endpoint,
-            bucket=dataset.bucket,
-            prefix=dataset.prefix,
-            keys=dataset.keys,
-            sizes=dataset.sizes,
-            content_index=dataset.content_index,
-            seed=dataset.seed,
-            fingerprint=dataset.fingerprint(),
-            progress=progress,
-        )
-    )
+    report = populate_dataset(endpoint, dataset, progress=progress)
     return dataset, {"populate": report.__dict__}, plans
 
 

@@ -7,12 +7,11 @@ Runs go against the real embedded server; populate writes CRC64NVME checksums un
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
-from bench.run.dataset import build_dataset
+from bench.run.dataset import build_dataset, populate_dataset
 from bench.s3 import populate
 from bench.s3.client import sync_client
 from tests.support import make_scenario, quiet_run
@@ -32,20 +31,7 @@ def _summary_checks(result) -> dict[str, dict[str, int]]:
 def _populate_without_checksums(scenario, endpoint) -> None:
     """The scenario's objects as older objects, or other tools', are: an ETag and no checksum."""
     dataset = build_dataset(scenario.dataset)
-    asyncio.run(
-        populate.populate_async(
-            endpoint,
-            bucket=dataset.bucket,
-            prefix=dataset.prefix,
-            keys=dataset.keys,
-            sizes=dataset.sizes,
-            content_index=dataset.content_index,
-            seed=dataset.seed,
-            fingerprint=dataset.fingerprint(),
-            progress=False,
-            checksum=None,
-        )
-    )
+    populate_dataset(endpoint, dataset, progress=False, checksum=None)
 
 
 def test_summary_counts_the_check_of_every_get(tmp_path, embedded, unique_prefix):

@@ -31,10 +31,9 @@ from bench.live.base import (
     epoch_order,
     get_range,
 )
-from bench.run.dataset import build_dataset
+from bench.run.dataset import build_dataset, populate_dataset
 from bench.run.runner import prepare_dataset, shard_plans
 from bench.s3.client import Endpoint, async_client, client_config, sync_client
-from bench.s3.populate import populate_async
 from tests.support import REPO, make_scenario, quiet_run
 from tests.support.faultproxy import FaultProxy, FaultRates
 
@@ -194,20 +193,7 @@ def big_objects_without_checksums(tmp_path, embedded, unique_prefix):
         cluster={"hosts": 1},
     )
     dataset = build_dataset(scenario.dataset)
-    asyncio.run(
-        populate_async(
-            embedded,
-            bucket=dataset.bucket,
-            prefix=dataset.prefix,
-            keys=dataset.keys,
-            sizes=dataset.sizes,
-            content_index=dataset.content_index,
-            seed=dataset.seed,
-            fingerprint=dataset.fingerprint(),
-            progress=False,
-            checksum=None,
-        )
-    )
+    populate_dataset(embedded, dataset, progress=False, checksum=None)
     return scenario, dataset
 
 
