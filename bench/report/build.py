@@ -336,6 +336,54 @@ def _answers(facts: Facts) -> list[Any]:
     return [Heading(1, "Answers"), bullets(items)]
 
 
+def _platform_section(facts: Facts) -> list[Any]:
+    """The measured modes placed in the scenario's platform's job phases, as ``run`` prints
+    them in its Answers block; nothing when the run has no scenario or no platform."""
+    import pandas as pd
+
+    from bench.analysis.plan import measured_answer
+    from bench.config.scenario import with_compute_rate
+
+    run = facts.run
+    if run.scenario is None or not len(run.hosts):
+        return []
+    try:
+        answer, _ = measured_answer(
+            with_compute_rate(run.scenario, run.sizes),
+            run.summary.to_dict(),
+            run.hosts,
+            run.sizes,
+        )
+    except StagebenchError as exc:
+        return [Heading(2, "In the platform's job phases"), Paragraph(f"Not shown: {exc}.")]
+    if answer.platform is None:
+        return []
+    rows = [
+        {
+            "mode": MODE_NAMES.get(mode, mode),
+            "starting s": figures.starting_s,
+            "downloading s": figures.downloading_s,
+            "training s": figures.training_phase_s,
+            "uploading s": figures.uploading_s,
+            "billable s": figures.billable_s,
+            "first step s": figures.startup_s,
+            "cost $": figures.cost_usd,
+        }
+        for mode, figures in answer.modes.items()
+    ]
+    return [
+        Heading(2, f"In the platform's job phases ({answer.platform})"),
+        Paragraph(
+            "The measured data path placed in the platform profile's phases, as `stagebench "
+            'run` prints them (`--platform` picks another; see "Platform phases and '
+            'fidelity" in the README). '
+            "Starting, Downloading and Uploading are the profile's figures, not measured here; "
+            "billable time is Downloading + Training + Uploading and prices the cost."
+        ),
+        Table(format_frame(pd.DataFrame(rows))),
+    ]
+
+
 def dataset_section(facts: Facts) -> list[Any]:
     """The Dataset section: where the dataset lives and its size figures."""
     import pandas as pd
@@ -949,6 +997,7 @@ def profile_where(profile: Profile) -> str:
 _SECTIONS = (
     _overview,
     _answers,
+    _platform_section,
     dataset_section,
     _modes_section,
     skew_section,

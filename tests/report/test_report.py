@@ -121,6 +121,21 @@ class _Images(HTMLParser):
             self.links.append(attributes.get("href") or attributes.get("src"))
 
 
+def test_report_places_the_run_in_the_platforms_job_phases(small_run, written):
+    """The same phases as run's Answers block: billable = downloading + training + uploading."""
+    import re
+
+    text = (small_run.run_dir / "report.md").read_text()
+    assert "## In the platform's job phases (sagemaker)" in text
+    section = text.split("## In the platform's job phases (sagemaker)", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| File")]
+    assert len(rows) == 1
+    numbers = [float(cell.replace(",", "")) for cell in re.findall(r"[\d.,]+", rows[0])]
+    starting, downloading, training, uploading, billable = numbers[:5]
+    assert starting > 0  # the profile's Starting: not measured, not billed
+    assert billable == pytest.approx(downloading + training + uploading, rel=0.02)
+
+
 def test_html_parses_and_carries_its_own_images(small_run, written):
     parser = _Images()
     parser.feed((small_run.run_dir / "report.html").read_text())
