@@ -547,8 +547,9 @@ def volume_limit(instance: Instance) -> tuple[float, str]:
 # --- host sweep -------------------------------------------------------------------------------
 
 
-def _plan_in_worker(context: PlanContext, hosts: int) -> HostsAnswer:
-    return plan_hosts(context, hosts)
+def _plan_in_worker(context: PlanContext, work: tuple[int, int]) -> tuple[int, HostsAnswer]:
+    index, hosts = work
+    return index, plan_hosts(context, hosts)
 
 
 def plan_sweep(
@@ -568,19 +569,17 @@ def plan_sweep(
             if on_done is not None:
                 on_done(hosts)
         return answers
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from functools import partial
+
+    from bench.workers import worker_pool
 
     # Largest counts first: they take longest, so the two workers finish together.
     order = sorted(range(len(counts)), key=lambda i: -counts[i])
     results: dict[int, HostsAnswer] = {}
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(counts)), mp_context=multiprocessing.get_context("fork")
-    ) as pool:
-        futures = {pool.submit(_plan_in_worker, context, counts[i]): i for i in order}
-        for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
+    with worker_pool(min(workers, len(counts))) as pool:
+        work = [(i, counts[i]) for i in order]
+        for index, answer in pool.imap_unordered(partial(_plan_in_worker, context), work):
+            results[index] = answer
             if on_done is not None:
                 on_done(counts[index])
     return [results[i] for i in range(len(counts))]

@@ -316,19 +316,15 @@ def _model_variants(
     """Model every variant of ``todo`` not yet in ``modelled_by_name``, into it; run
     ``meanwhile`` once, while the workers model."""
     if workers > 1 and len(todo) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from bench.workers import worker_pool
 
         # Each variant is a whole model run on one core: two at once use a small machine's two.
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("fork")
-        ) as pool:
-            # The workers are forked at the first submit, before ``meanwhile`` starts anything.
-            futures = [(v.name, pool.submit(model_variant, v, context)) for v in todo]
+        with worker_pool(workers) as pool:
+            pending = [(v.name, pool.apply_async(model_variant, (v, context))) for v in todo]
             meanwhile()
-            for name, future in futures:
+            for name, result in pending:
                 _announce(on_variant, name)
-                modelled_by_name[name] = future.result()
+                modelled_by_name[name] = result.get()
     else:
         meanwhile()
     for variant in todo:

@@ -208,3 +208,33 @@ def test_a_report_stops_within_2_s(tmp_path, embedded, unique_prefix, signum):
     assert process.returncode == 130, stderr
     assert stopped_s < STOP_WITHIN_S, f"took {stopped_s:.1f} s"
     assert "Traceback" not in stderr and "interrupted" in stderr
+
+
+PLAN_SCENARIO = """
+[scenario]
+name = "plan-stop"
+[dataset]
+objects = 2000000
+sizes = { distribution = "lognormal", median = "360KB", sigma = 0.5 }
+[cluster]
+hosts = 16
+instance = "ml.p4d.24xlarge"
+[training]
+compute_rate = "1500 objects/s"
+"""
+
+
+@pytest.mark.parametrize(("signum", "hosts"), [(signal.SIGTERM, "16"), (signal.SIGINT, "4-64")])
+def test_a_plan_stops_within_2_s_with_its_worker_processes(tmp_path, signum, hosts):
+    """A plan's what-ifs and host sweep run on worker processes: a stop signal ends them with
+    the command, not after the model runs they had started."""
+    path = tmp_path / "plan.toml"
+    path.write_text(PLAN_SCENARIO)
+    process = _start(["plan", str(path), "--hosts", hosts, "--results", str(tmp_path)])
+    _wait_for(lambda: len(_children(process.pid)) >= 2, "the plan's worker processes")
+    workers = _children(process.pid)
+    stopped_s, _, stderr = _stop(process, signum)
+    assert process.returncode == 130, stderr
+    assert stopped_s < STOP_WITHIN_S, f"took {stopped_s:.1f} s"
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert _wait_gone(workers, STOP_WITHIN_S) == []
