@@ -69,6 +69,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.config.platform import load_platform
     from bench.config.scenario import load_scenario
 
+    if args.scenario.suffix.lower() == ".json":
+        raise StagebenchError(
+            f"{args.scenario}: run takes a scenario TOML; a SageMaker training job JSON is "
+            "planned with 'stagebench plan JOB.json' and checked with 'stagebench job-check "
+            "JOB.json' (the model, no data moved)"
+        )
     scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
     # The platform of the Answers block, read before anything runs so a bad name costs nothing.
     args.platform_profile = load_platform(args.platform) if args.platform else None

@@ -43,3 +43,10 @@ def test_platform_none_answers_without_job_phases(tmp_path, embedded):
     )
     assert sagemaker.returncode == 0, sagemaker.stderr
     assert "platform sagemaker" in sagemaker.stdout
+
+
+def test_run_of_a_job_json_names_the_commands_that_take_it(tmp_path):
+    done = stagebench("run", "scenarios/jobs/image-classifier.json", "--results", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "stagebench plan JOB.json" in done.stderr
+    assert not list(tmp_path.iterdir())
