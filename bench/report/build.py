@@ -39,7 +39,7 @@ from bench.report.document import (
     render_markdown,
 )
 from bench.report.rundata import RunData, load_run
-from bench.units import format_bytes, format_frame, format_seconds, format_size
+from bench.units import format_bytes, format_frame, format_number, format_seconds, format_size
 from bench.vocabulary import Assignment, sharded_strategy
 
 if TYPE_CHECKING:
@@ -304,8 +304,9 @@ def _answers(facts: Facts) -> list[Any]:
     elif facts.instance is not None and facts.instance.local_nvme_gib > 0:
         items.append(
             f"**Local disk:** {facts.instance.name} trains on its fixed "
-            f"{facts.instance.local_nvme_gib:g} GiB local NVMe, where `VolumeSizeInGB` does not "
-            f"apply; the {facts.file_sizing.volume_gb} GB File mode needs fits."
+            f"{format_number(facts.instance.local_nvme_gib)} GiB local NVMe, where "
+            f"`VolumeSizeInGB` does not apply; the {facts.file_sizing.volume_gb} GB File mode "
+            "needs fits."
         )
     if measured is not None:
         items.append(f"**Input mode (measured here):** {measured.headline()}.")

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bench.core.figures import JobFigures
-from bench.units import GIB, format_seconds, format_size
+from bench.units import GIB, format_number, format_seconds, format_size
 from bench.vocabulary import MODES
 
 MODE_NAMES = {"file": "File", "pipe": "Pipe", "fastfile": "FastFile"}
@@ -148,9 +148,9 @@ def local_disk_warning(volume_gb: int, instance: str, local_nvme_gib: float) -> 
     if local_nvme_gib <= 0 or volume_gb <= local_nvme_gib:
         return None
     return (
-        f"{instance} trains on its local NVMe of {local_nvme_gib:g} GiB, fixed in size, but File "
-        f"mode needs {volume_gb} GB per host: use Pipe or FastFile, more hosts (smaller shards) "
-        "or an instance with a larger local disk"
+        f"{instance} trains on its local NVMe of {format_number(local_nvme_gib)} GiB, fixed in "
+        f"size, but File mode needs {volume_gb} GB per host: use Pipe or FastFile, more hosts "
+        "(smaller shards) or an instance with a larger local disk"
     )
 
 
