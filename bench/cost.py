@@ -19,6 +19,22 @@ EGRESS_PER_GB = 0.09
 CONFIRM_ABOVE_USD = 0.10
 
 
+def instance_usd(hosts: int, seconds: float, hourly_price: float) -> float:
+    """What ``hosts`` instances cost for ``seconds`` each at ``hourly_price``."""
+    return hosts * seconds / 3600 * hourly_price
+
+
+def requests_usd(
+    gets: int,
+    lists: int,
+    *,
+    get_per_1000: float = GET_PER_1000,
+    list_per_1000: float = LIST_PER_1000,
+) -> float:
+    """What ``gets`` GETs and ``lists`` LISTs cost (S3 Standard list prices by default)."""
+    return (gets * get_per_1000 + lists * list_per_1000) / 1000
+
+
 @dataclass(frozen=True)
 class RunEstimate:
     puts: int

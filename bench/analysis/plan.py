@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +136,7 @@ def _write_listing(path: Path, scenario: Scenario, keys: list[str], sizes: np.nd
     import pyarrow.parquet as pq
 
     from bench.errors import ResultsError
+    from bench.run import results as results_io
 
     ds = scenario.dataset
     table = pa.table({"key": keys, "size": pa.array(sizes, pa.int64())})
@@ -148,15 +148,14 @@ def _write_listing(path: Path, scenario: Scenario, keys: list[str], sizes: np.nd
             "listed_at": repr(time.time()),
         }
     )
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        results_io.atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    except (OSError, ResultsError) as exc:
+        cause = exc if isinstance(exc, OSError) else exc.__cause__  # atomic_write's OSError
+        why = getattr(cause, "strerror", None) or str(exc)
         raise ResultsError(
-            f"cannot keep the listing in {path}: {exc.strerror}; choose a writable --results"
+            f"cannot keep the listing in {path}: {why}; choose a writable --results"
         ) from exc
 
 
@@ -806,7 +805,7 @@ class _MeasuredPlacement:
         )
         hosts = int(job.get("hosts", self.scenario.cluster.hosts))
         shard = _shards(self.hosts_table, mode)
-        request_usd = (model.gets * cost.GET_PER_1000 + model.lists * cost.LIST_PER_1000) / 1000
+        request_usd = cost.requests_usd(model.gets, model.lists)
         if not (math.isfinite(model.startup_s) and math.isfinite(model.end_s)):
             # A mode with nothing measured has no phases to place.
             return ModeAnswer(
@@ -829,7 +828,7 @@ class _MeasuredPlacement:
         return phased_answer(
             phased,
             model,
-            instance_usd=hosts * phased.billable_s / 3600 * self.instance.hourly_price,
+            instance_usd=cost.instance_usd(hosts, phased.billable_s, self.instance.hourly_price),
             request_usd=request_usd,
             volume_size_gb=volume_gb,
         )

@@ -420,8 +420,8 @@ def _mode_costs(facts: Facts) -> dict[str, dict[str, Any]]:
 
     out = {}
     for mode, job in facts.run.summary.modes.items():
-        requests_usd = (job.gets * cost.GET_PER_1000 + job.lists * cost.LIST_PER_1000) / 1000
-        instance_usd = job.hosts * job.end_s / 3600 * facts.hourly_price
+        requests_usd = cost.requests_usd(job.gets, job.lists)
+        instance_usd = cost.instance_usd(job.hosts, job.end_s, facts.hourly_price)
         out[mode] = {
             "mode": mode,
             "hosts": job.hosts,

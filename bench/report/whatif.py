@@ -365,7 +365,7 @@ def _what_if_row(
         "hosts": variant.hosts,
         "instance": variant.instance,
         "objects": int(variant.sizes.size),
-        "max_host_bytes": _max_host_bytes(variant),
+        "max_host_bytes": max_host_bytes(variant),
         "startup_s": figures.startup_s,
         "job_s": figures.end_s,
         "epoch_s": figures.epoch_s,
@@ -440,14 +440,13 @@ def cost_usd(
 ) -> tuple[float, float]:
     """(instance $, request $) of a job: hosts x billable time x hourly price, and requests at
     the profile's prices."""
+    from bench import cost
+
     get_price, list_price = prices(profile)
-    instance_usd = hosts * billable_s / 3600 * hourly_price
-    return instance_usd, (gets * get_price + lists * list_price) / 1000
-
-
-def max_host_bytes(variant: Variant) -> int:
-    """The bytes on the busiest host of a variant (File mode copies that much onto it)."""
-    return _max_host_bytes(variant)
+    return (
+        cost.instance_usd(hosts, billable_s, hourly_price),
+        cost.requests_usd(gets, lists, get_per_1000=get_price, list_per_1000=list_price),
+    )
 
 
 def prices(profile: Profile) -> tuple[float, float]:
@@ -459,7 +458,8 @@ def prices(profile: Profile) -> tuple[float, float]:
     return get_price, list_price
 
 
-def _max_host_bytes(variant: Variant) -> int:
+def max_host_bytes(variant: Variant) -> int:
+    """The bytes on the busiest host of a variant (File mode copies that much onto it)."""
     from bench.core import sharding
 
     if variant.distribution == "FullyReplicated":

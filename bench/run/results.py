@@ -50,7 +50,9 @@ def new_run_dir(root: Path, name: str) -> Path:
     raise ResultsError(f"{root}: too many runs named {name}-{stamp}; wait a second and retry")
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
+    """``write(tmp)`` then a rename onto ``path``: readers never see half a file, and a failure
+    or Ctrl-C leaves no temporary file; an OSError becomes a one-line ResultsError."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         write(tmp)
@@ -66,7 +68,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     text = json_text(data)
-    _atomic_write(path, lambda p: p.write_text(text + "\n"))
+    atomic_write(path, lambda p: p.write_text(text + "\n"))
 
 
 def json_text(data: dict[str, Any]) -> str:
@@ -88,15 +90,15 @@ def _finite(value: Any) -> Any:
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` as UTF-8, atomically."""
-    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def write_csv(path: Path, frame: Any) -> None:
-    _atomic_write(path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
+    atomic_write(path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
 
 
 def write_parquet(path: Path, frame: Any) -> None:
-    _atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+    atomic_write(path, lambda p: frame.to_parquet(p, index=False))
 
 
 def environment(endpoint_kind: str, endpoint_url: str | None, region: str | None) -> dict[str, Any]:
