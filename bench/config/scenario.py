@@ -136,6 +136,28 @@ class DistributionConfig:
     assignment: str
 
 
+# SageMaker's InputDataConfig holds 1 to 20 channels (CreateTrainingJob API reference).
+MAX_CHANNELS = 20
+# How the consumer reads a channel: "train" every step of every epoch; "validation" one whole
+# pass after each epoch's training, as a training loop's evaluation does.
+CHANNEL_ROLES = ("train", "validation")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One input channel: its data, how it is split over hosts, and how it is read."""
+
+    name: str
+    role: str  # one of CHANNEL_ROLES
+    input_mode: str | None  # None: the mode the run plays (the job's TrainingInputMode)
+    dataset: DatasetConfig
+    distribution: DistributionConfig
+
+    def mode_in(self, job_mode: str) -> str:
+        """The data path this channel plays when the job plays ``job_mode``."""
+        return self.input_mode or job_mode
+
+
 @dataclass(frozen=True)
 class StorageConfig:
     endpoint: str  # "embedded" | "aws" | URL
@@ -234,6 +256,27 @@ class Scenario:
     report: ReportConfig
     platform: str | None = None  # platform preset or .toml; None = by instance (config.platform)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # Every channel, the training one first; ``dataset`` and ``distribution`` are the training
+    # channel's. A scenario without [[channels]] has the one channel of its [dataset].
+    channels: tuple[Channel, ...] = ()
+
+    @property
+    def several_channels(self) -> bool:
+        return len(self.channels) > 1
+
+    def channel_scenario(self, channel: Channel, mode: str | None = None) -> Scenario:
+        """This scenario with ``channel`` as its only channel (playing ``mode`` when given):
+        how one channel of a job is prepared, played and modelled on its own."""
+        import dataclasses
+
+        modes = (channel.mode_in(mode),) if mode else self.modes
+        return dataclasses.replace(
+            self,
+            dataset=channel.dataset,
+            distribution=channel.distribution,
+            modes=modes,
+            channels=(channel,),
+        )
 
     def check_live(self, sizes: Any, *, memory_bytes: int | None = None) -> None:
         """Refuse, in one line naming what to change, a live run over objects of ``sizes`` that
@@ -589,16 +632,20 @@ def _with_range(where: str, why: str) -> str:
     return f"{why}; allowed: {allowed.text()}"
 
 
-def _section(path: Path, raw: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Validate one section against the schema and fill its defaults."""
+def _section(
+    path: Path, raw: Mapping[str, Any], name: str, *, label: str | None = None
+) -> dict[str, Any]:
+    """Validate one section against the schema and fill its defaults; ``label`` is how errors
+    name it when it is not ``[name]`` itself (a ``[[channels]]`` table)."""
     given = raw.get(name, {})
+    label = label or name
     if not isinstance(given, dict):
-        raise _fail(path, f"[{name}]", given, "must be a table, e.g. [" + name + "]")
+        raise _fail(path, f"[{label}]", given, "must be a table, e.g. [" + label + "]")
     schema = _SCHEMA[name]
     unknown = sorted(set(given) - set(schema))
     if unknown:
         raise ScenarioError(
-            f"{path}: unknown key {name}.{unknown[0]}; allowed in [{name}]: {', '.join(schema)}"
+            f"{path}: unknown key {label}.{unknown[0]}; allowed in [{label}]: {', '.join(schema)}"
         )
     clean: dict[str, Any] = {}
     for key, (validator, default) in schema.items():
@@ -610,7 +657,7 @@ def _section(path: Path, raw: Mapping[str, Any], name: str) -> dict[str, Any]:
             _check_range(f"{name}.{key}", clean[key])
         except ValueError as exc:
             why = _with_range(f"{name}.{key}", str(exc))
-            raise _fail(path, f"{name}.{key}", given[key], why) from exc
+            raise _fail(path, f"{label}.{key}", given[key], why) from exc
     return clean
 
 
@@ -713,7 +760,7 @@ def _merged(
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
         raw.setdefault(section, {})[key] = value
-    unknown = sorted(set(raw) - set(_SCHEMA))
+    unknown = sorted(set(raw) - set(_SCHEMA) - {"channels"})
     if unknown:
         raise ScenarioError(
             f"{path}: unknown section [{unknown[0]}]; allowed: {', '.join(_SCHEMA)}"
@@ -721,42 +768,44 @@ def _merged(
     return raw
 
 
-def _s3_location(path: Path, uri: str) -> tuple[str, str]:
+def _s3_location(path: Path, uri: str, label: str) -> tuple[str, str]:
     try:
         return parse_s3_uri(uri)
     except ValueError as exc:
-        raise _fail(path, "dataset.uri", uri, str(exc)) from exc
+        raise _fail(path, f"{label}.uri", uri, str(exc)) from exc
 
 
-def _manifest_file(path: Path, manifest: str) -> Path:
+def _manifest_file(path: Path, manifest: str, label: str) -> Path:
     """The manifest's path, relative to the scenario file's folder."""
     resolved = (path.parent / manifest).resolve()
     if not resolved.exists():
-        raise _fail(path, "dataset.manifest", manifest, f"file not found ({resolved})")
+        raise _fail(path, f"{label}.manifest", manifest, f"file not found ({resolved})")
     # A key,size .csv/.parquet, an S3 Inventory manifest.json (or its folder) or a saved
     # 'aws s3 ls --recursive' listing: bench.sources tells them apart when it reads them.
     return resolved
 
 
-def _synthetic_sizes(path: Path, ds: Mapping[str, Any]) -> dict[str, Any]:
+def _synthetic_sizes(path: Path, ds: Mapping[str, Any], label: str) -> dict[str, Any]:
     if ds["objects"] is None:
-        raise ScenarioError(f"{path}: dataset.objects is required for synthetic sizes")
-    sizes = _convert_size_spec(path, ds["sizes"], "dataset.sizes")
+        raise ScenarioError(f"{path}: {label}.objects is required for synthetic sizes")
+    sizes = _convert_size_spec(path, ds["sizes"], f"{label}.sizes")
     from bench.core.sizes import check_size_spec
 
     try:
-        check_size_spec(sizes, name="dataset.sizes")
+        check_size_spec(sizes, name=f"{label}.sizes")
     except ValueError as exc:
         raise ScenarioError(f"{path}: {exc}") from exc
     return sizes
 
 
-def _dataset(path: Path, ds: Mapping[str, Any]) -> DatasetConfig:
+def _dataset(
+    path: Path, ds: Mapping[str, Any], *, label: str = "dataset", default_prefix: str = ""
+) -> DatasetConfig:
     """Exactly one of synthetic sizes, a manifest, or an existing s3:// prefix."""
     sources = [k for k in ("sizes", "manifest", "uri") if ds[k] is not None]
     if len(sources) != 1:
         raise ScenarioError(
-            f"{path}: [dataset] needs exactly one of 'sizes' (synthetic), 'manifest' "
+            f"{path}: [{label}] needs exactly one of 'sizes' (synthetic), 'manifest' "
             f"(CSV/Parquet of key,size) or 'uri' (s3://bucket/prefix); got "
             f"{', '.join(sources) or 'none'}"
         )
@@ -765,15 +814,15 @@ def _dataset(path: Path, ds: Mapping[str, Any]) -> DatasetConfig:
     bucket, prefix = ds["bucket"], ds["prefix"]
     if ds["uri"] is not None:
         source = "s3"
-        bucket, prefix = _s3_location(path, ds["uri"])
+        bucket, prefix = _s3_location(path, ds["uri"], label)
     elif ds["manifest"] is not None:
         source = "manifest"
-        manifest = _manifest_file(path, ds["manifest"])
+        manifest = _manifest_file(path, ds["manifest"], label)
     else:
         source = "synthetic"
-        sizes = _synthetic_sizes(path, ds)
+        sizes = _synthetic_sizes(path, ds, label)
     if prefix is None:
-        prefix = f"{path.stem}/"
+        prefix = default_prefix or f"{path.stem}/"
     return DatasetConfig(
         source=source,
         bucket=bucket,
@@ -785,6 +834,100 @@ def _dataset(path: Path, ds: Mapping[str, Any]) -> DatasetConfig:
         manifest=manifest,
         unsafe_keys=ds["unsafe_keys"],
     )
+
+
+def _channels(
+    path: Path, raw: Mapping[str, Any], sections: Mapping[str, dict[str, Any]]
+) -> tuple[Channel, ...]:
+    """The scenario's channels, the training one first: its [[channels]] tables, or the one
+    channel of its [dataset] and [distribution]."""
+    dist = sections["distribution"]
+    given = raw.get("channels")
+    if given is None:
+        one = DistributionConfig(type=dist["type"], assignment=dist["assignment"])
+        dataset = _dataset(path, sections["dataset"])
+        return (Channel(dataset.channel, "train", None, dataset, one),)
+    if not isinstance(given, list) or not all(isinstance(t, dict) for t in given):
+        raise ScenarioError(f"{path}: channels must be [[channels]] tables, one per channel")
+    if not 1 <= len(given) <= MAX_CHANNELS:
+        raise ScenarioError(
+            f"{path}: {len(given)} [[channels]]; a job has 1 to {MAX_CHANNELS} channels"
+        )
+    if raw.get("dataset"):
+        raise ScenarioError(
+            f"{path}: [dataset] and [[channels]] both given; put each channel's data in its "
+            "[[channels]] table"
+        )
+    channels = [_one_channel(path, i, table, dist) for i, table in enumerate(given)]
+    _check_channels(path, channels)
+    # The training channel leads: its epoch opens every epoch, and it is the job's dataset.
+    return tuple(sorted(channels, key=lambda c: c.role != "train"))
+
+
+def _one_channel(
+    path: Path, index: int, table: Mapping[str, Any], dist: Mapping[str, Any]
+) -> Channel:
+    label = f"channels[{index}]"
+    checks: dict[str, Callable[[Any], Any]] = {
+        "name": _channel,
+        "role": _choice(*CHANNEL_ROLES),
+        "input_mode": _choice(*MODES),
+        "distribution": _choice(*DISTRIBUTIONS),
+    }
+    allowed = [*checks, *(k for k in _SCHEMA["dataset"] if k != "channel")]
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ScenarioError(
+            f"{path}: unknown key {label}.{unknown[0]}; allowed in [[channels]]: "
+            f"{', '.join(allowed)}"
+        )
+    values: dict[str, Any] = {}
+    for key, check in checks.items():
+        if table.get(key) is not None:
+            try:
+                values[key] = check(table[key])
+            except ValueError as exc:
+                raise _fail(path, f"{label}.{key}", table[key], str(exc)) from exc
+    if "name" not in values:
+        raise ScenarioError(f'{path}: {label}.name is required, e.g. name = "validation"')
+    name = values["name"]
+    data = {k: v for k, v in table.items() if k not in checks}
+    dataset_keys = _section(path, {"dataset": data}, "dataset", label=label)
+    dataset_keys["channel"] = name
+    dataset = _dataset(path, dataset_keys, label=label, default_prefix=f"{path.stem}/{name}/")
+    return Channel(
+        name=name,
+        role=values.get("role", "train" if index == 0 else "validation"),
+        input_mode=values.get("input_mode"),
+        dataset=dataset,
+        distribution=DistributionConfig(
+            type=values.get("distribution", dist["type"]), assignment=dist["assignment"]
+        ),
+    )
+
+
+def _check_channels(path: Path, channels: list[Channel]) -> None:
+    """One training channel, unique names, and no channel's data inside another's prefix
+    (a FastFile listing of one would hold the other's objects)."""
+    trainers = [c.name for c in channels if c.role == "train"]
+    if len(trainers) != 1:
+        raise ScenarioError(
+            f'{path}: {len(trainers)} channels have role = "train" '
+            f"({', '.join(trainers) or 'none'}); exactly one channel is trained on every step"
+        )
+    names = [c.name for c in channels]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ScenarioError(f"{path}: two channels are named {twice[0]!r}; names must differ")
+    for a in channels:
+        for b in channels:
+            inside = b.dataset.prefix.startswith(a.dataset.prefix)
+            if a is not b and a.dataset.bucket == b.dataset.bucket and inside:
+                raise ScenarioError(
+                    f"{path}: channel {b.name}'s prefix s3://{b.dataset.bucket}/"
+                    f"{b.dataset.prefix} is inside channel {a.name}'s "
+                    f"s3://{a.dataset.bucket}/{a.dataset.prefix}; give each channel its own prefix"
+                )
 
 
 def _storage(path: Path, st: Mapping[str, Any]) -> StorageConfig:
@@ -809,9 +952,9 @@ def _storage(path: Path, st: Mapping[str, Any]) -> StorageConfig:
 
 
 def _warn_idle_hosts(
-    path: Path, dataset: DatasetConfig, cl: Mapping[str, Any], dist: Mapping[str, Any]
+    path: Path, dataset: DatasetConfig, cl: Mapping[str, Any], dist: DistributionConfig
 ) -> None:
-    sharded = dist["type"] == "ShardedByS3Key" and dataset.source == "synthetic"
+    sharded = dist.type == "ShardedByS3Key" and dataset.source == "synthetic"
     if not sharded or cl["hosts"] <= dataset.objects:
         return
     import warnings
@@ -819,7 +962,8 @@ def _warn_idle_hosts(
     # stacklevel 3: the warning points at build_scenario's caller.
     warnings.warn(
         f"{path}: {cl['hosts']} hosts but only {dataset.objects} objects under "
-        f"ShardedByS3Key: {cl['hosts'] - dataset.objects} hosts get nothing and are still billed",
+        f"ShardedByS3Key in channel {dataset.channel}: {cl['hosts'] - dataset.objects} hosts "
+        "get nothing and are still billed",
         stacklevel=3,
     )
 
@@ -888,17 +1032,18 @@ def build_scenario(
     """Validate an already-parsed scenario mapping (used by load_scenario and by tests)."""
     raw = _merged(raw, path, overrides)
     sections = {name: _section(path, raw, name) for name in _SCHEMA}
-    dataset = _dataset(path, sections["dataset"])
+    channels = _channels(path, raw, sections)
     storage = _storage(path, sections["storage"])
-    _warn_idle_hosts(path, dataset, sections["cluster"], sections["distribution"])
+    for channel in channels:
+        _warn_idle_hosts(path, channel.dataset, sections["cluster"], channel.distribution)
     cluster = _cluster(path, sections["cluster"], raw)
-    dist = sections["distribution"]
     return Scenario(
         name=sections["scenario"]["name"] or path.stem,
         path=path,
-        dataset=dataset,
+        dataset=channels[0].dataset,
         cluster=cluster,
-        distribution=DistributionConfig(type=dist["type"], assignment=dist["assignment"]),
+        distribution=channels[0].distribution,
+        channels=channels,
         storage=storage,
         modes=sections["modes"]["run"],
         pipe=PipeConfig(**sections["pipe"]),
