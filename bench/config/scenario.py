@@ -6,6 +6,7 @@ allowed, so a typo never surfaces as a traceback from deep inside a run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -859,6 +860,11 @@ def _channels(
             "[[channels]] table"
         )
     channels = [_one_channel(path, i, table, dist) for i, table in enumerate(given)]
+    if not any(c.role == "train" for c in channels):
+        # Unless a channel says it trains, the first one without a role of its own does.
+        first = next((c for c in channels if c.role == ""), None)
+        channels = [dataclasses.replace(c, role="train") if c is first else c for c in channels]
+    channels = [c if c.role else dataclasses.replace(c, role="validation") for c in channels]
     _check_channels(path, channels)
     # The training channel leads: its epoch opens every epoch, and it is the job's dataset.
     return tuple(sorted(channels, key=lambda c: c.role != "train"))
@@ -897,7 +903,7 @@ def _one_channel(
     dataset = _dataset(path, dataset_keys, label=label, default_prefix=f"{path.stem}/{name}/")
     return Channel(
         name=name,
-        role=values.get("role", "train" if index == 0 else "validation"),
+        role=values.get("role", ""),  # "": the default, settled once every channel is read
         input_mode=values.get("input_mode"),
         dataset=dataset,
         distribution=DistributionConfig(

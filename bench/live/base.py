@@ -137,6 +137,7 @@ class HostPlan:
     keys: list[str]
     sizes: np.ndarray
     content_index: np.ndarray
+    channel: str = ""  # in a job of several channels, the one this share is of
 
     @property
     def total_bytes(self) -> int:
@@ -235,6 +236,7 @@ class HostOutcome:
     epochs: list[EpochStats] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     failed_keys: dict[str, str] = field(default_factory=dict)  # key -> why, after all retries
+    channel: str = ""  # in a job of several channels, the channel played
 
 
 class _Check:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from bench.live.base import (
     NicCap,
     host_error,
 )
+from bench.live.channels import ChannelPlay, run_job_host
 from bench.live.consumer import EpochBarriers
 from bench.s3.client import Endpoint, async_client, client_config, translate_error
 
@@ -158,9 +160,13 @@ async def run_mode(
 
     Pass ``log`` to keep the events of a mode that fails or is interrupted half-way.
     """
+    log = log if log is not None else EventLog(time.perf_counter())
+    if len({plan.channel for plan in plans}) > 1:
+        return await run_channels(
+            mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes, log=log
+        ), log
     module = importlib.import_module(PATH_MODULES[mode])
     config = _client_config(scenario)
-    log = log if log is not None else EventLog(time.perf_counter())
     training = scenario.training
     barriers = EpochBarriers(len(plans)) if training.barrier and len(plans) > 1 else None
     async with contextlib.AsyncExitStack() as stack:
@@ -183,6 +189,77 @@ async def run_mode(
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(play_host(module, ctx)) for ctx in contexts]
     return [task.result() for task in tasks], log
+
+
+async def run_channels(
+    mode: str,
+    plans: list[HostPlan],
+    *,
+    endpoint: Endpoint,
+    scenario: Scenario,
+    volumes: Path,
+    log: EventLog,
+) -> list[HostOutcome]:
+    """A job of several channels (``plans`` holds each channel's share of each host) with the
+    job playing ``mode``: every host plays all its channels (``bench.live.channels``) with one
+    client and one NIC; an outcome per (channel, host), in ``plans`` order."""
+    hosts = list(dict.fromkeys(plan.host for plan in plans))
+    sync = scenario.training.barrier and len(hosts) > 1
+    # Each channel's passes have their own step barriers: hosts meet on the same channel.
+    barriers = {c.name: EpochBarriers(len(hosts)) if sync else None for c in scenario.channels}
+    config = _client_config(scenario)
+    async with contextlib.AsyncExitStack() as stack:
+        jobs = []
+        for host in hosts:
+            mine = [plan for plan in plans if plan.host == host]
+            base = await open_host(
+                stack,
+                mine[0],
+                mode=mode,
+                endpoint=endpoint,
+                scenario=scenario,
+                log=log,
+                volumes=volumes,
+                barriers=None,
+                config=config,
+            )
+            jobs.append([_channel_play(base, plan, scenario, mode, barriers) for plan in mine])
+        log.t0 = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(play_job_host(plays)) for plays in jobs]
+    by_key = {(o.channel, o.host): o for task in tasks for o in task.result()}
+    return [by_key[plan.channel, plan.host] for plan in plans]
+
+
+def _channel_play(
+    base: HostContext,
+    plan: HostPlan,
+    scenario: Scenario,
+    mode: str,
+    barriers: dict[str, EpochBarriers | None],
+) -> ChannelPlay:
+    channel = next(c for c in scenario.channels if c.name == plan.channel)
+    path_mode = channel.mode_in(mode)
+    ctx = dataclasses.replace(
+        base,
+        plan=plan,
+        channel=plan.channel,
+        barriers=barriers[plan.channel],
+        failed_keys={},
+        # The scenario as this channel alone: its seed, and its own path's settings.
+        settings=ModeSettings.of(scenario.channel_scenario(channel), path_mode),
+    )
+    return ChannelPlay(ctx, path_mode)
+
+
+async def play_job_host(plays: list[ChannelPlay]) -> list[HostOutcome]:
+    """``play_host`` for a host of several channels."""
+    try:
+        return await run_job_host(plays)
+    except StagebenchError:
+        raise
+    except Exception as exc:
+        raise host_error(exc, plays[0].ctx) from exc
 
 
 async def play_host(module: Any, ctx: HostContext) -> HostOutcome:

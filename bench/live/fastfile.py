@@ -285,9 +285,10 @@ async def train_epoch(
     return await consumer.finish()
 
 
-async def run_host(ctx: HostContext) -> HostOutcome:
+async def mount(ctx: HostContext) -> dict[str, int]:
+    """The channel as a FastFile mount: its listing (key -> size), holding every key of the
+    host's shard."""
     index = await list_channel(ctx)
-    listed_s = ctx.log.now()
     missing = [k for k in ctx.plan.keys if k not in index]
     if missing:
         raise ObjectError(
@@ -296,7 +297,18 @@ async def run_host(ctx: HostContext) -> HostOutcome:
             bucket=ctx.plan.bucket,
             key=missing[0],
         )
-    rng = np.random.default_rng([ctx.settings.seed, ctx.plan.host])
+    return index
+
+
+def offsets_rng(ctx: HostContext) -> np.random.Generator:
+    """Where a host's random reads land: the same for a host whatever else it plays."""
+    return np.random.default_rng([ctx.settings.seed, ctx.plan.host])
+
+
+async def run_host(ctx: HostContext) -> HostOutcome:
+    index = await mount(ctx)
+    listed_s = ctx.log.now()
+    rng = offsets_rng(ctx)
     epochs = [await train_epoch(ctx, epoch, index, rng) for epoch in range(ctx.epochs)]
     first_byte = epochs[0].first_byte_s
     return HostOutcome(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -40,7 +41,13 @@ from bench.run.dataset import (
     screen_dataset,
 )
 from bench.run.summary import DatasetRecord, RunSummary
-from bench.run.tables import epoch_table, host_table, job_figures
+from bench.run.tables import (
+    channel_of_keys,
+    epoch_table,
+    host_table,
+    job_figures,
+    job_outcomes,
+)
 from bench.s3.client import Endpoint
 from bench.s3.endpoint import open_endpoint
 
@@ -143,14 +150,20 @@ def _prepare_and_play(
     started = time.perf_counter()
     prepared = prepare(endpoint, run.scenario, progress=progress, confirm=confirm)
     run.dataset, run.extra = prepared.dataset, prepared.extra
+    if run.scenario.several_channels:
+        run.measured.prefixes = {name: d.prefix for name, d in prepared.datasets.items()}
+        run.datasets = prepared.datasets
     # A compute rate given in objects becomes bytes/s for this dataset's sizes.
     run.scenario = with_compute_rate(run.scenario, prepared.dataset.sizes)
-    dataset = prepared.dataset
-    say(
-        f"dataset: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
-        f"s3://{dataset.bucket}/{dataset.prefix} (ready in {time.perf_counter() - started:.1f} s)"
-        + left_out_note(prepared.extra)
-    )
+    ready_s = time.perf_counter() - started
+    for name, dataset in prepared.datasets.items():
+        label = f"channel {name}" if run.scenario.several_channels else "dataset"
+        extra = prepared.extra.get("channels", {}).get(name, prepared.extra)
+        say(
+            f"{label}: {dataset.objects} objects, {dataset.total_bytes / 1e6:.1f} MB at "
+            f"s3://{dataset.bucket}/{dataset.prefix} (ready in {ready_s:.1f} s)"
+            + left_out_note(extra)
+        )
     with contextlib.ExitStack() as stack:
         if engine is None:
             engine = stack.enter_context(open_engine(run.scenario, endpoint, say=say))
@@ -171,15 +184,20 @@ def _prepare_and_play(
 
 @dataclass(frozen=True)
 class Prepared:
-    """A dataset the endpoint holds, each host's shard of it, and where the volumes go."""
+    """A dataset the endpoint holds, each host's shard of it, and where the volumes go. In a
+    job of several channels, ``plans`` holds every channel's shares (the training channel's
+    first), ``datasets`` each channel's data and ``dataset`` the training channel's."""
 
     dataset: Dataset
     extra: dict[str, Any]  # what preparing it reported, for summary.json
     plans: list[HostPlan]
     volume_root: Path
+    datasets: dict[str, Dataset] = field(default_factory=dict)
 
 
-def shard_plans(dataset: Dataset, hosts: int, distribution: str, assignment: str) -> list[HostPlan]:
+def shard_plans(
+    dataset: Dataset, hosts: int, distribution: str, assignment: str, *, channel: str = ""
+) -> list[HostPlan]:
     """Each simulated host's objects, in key order."""
     n = dataset.objects
     if distribution == "FullyReplicated":
@@ -197,6 +215,7 @@ def shard_plans(dataset: Dataset, hosts: int, distribution: str, assignment: str
             keys=[dataset.keys[i] for i in idx],
             sizes=dataset.sizes[idx],
             content_index=dataset.content_index[idx],
+            channel=channel,
         )
         for h, idx in enumerate(per_host)
     ]
@@ -212,6 +231,8 @@ def prepare(
     """The volume root, then the dataset on the endpoint and its shard plans (computed once),
     refusing before any byte moves a run that would not fit the volumes or the machine."""
     root = _volume_root(scenario)
+    if scenario.several_channels:
+        return _prepare_channels(endpoint, scenario, root, progress, confirm)
 
     def check(dataset: Dataset, plans: list[HostPlan]) -> None:
         if "file" in scenario.modes:
@@ -219,7 +240,43 @@ def prepare(
         scenario.check_live(dataset.sizes)
 
     dataset, extra, plans = _prepare(endpoint, scenario, progress, confirm, check)
-    return Prepared(dataset, extra, plans, root)
+    return Prepared(dataset, extra, plans, root, {scenario.dataset.channel: dataset})
+
+
+def _prepare_channels(
+    endpoint: Endpoint,
+    scenario: Scenario,
+    root: Path,
+    progress: Progress | bool,
+    confirm: Callable[[str], bool] | None,
+) -> Prepared:
+    """Every channel's dataset on the endpoint and its shares, channel by channel; the File
+    channels of every mode the run plays must fit the volumes together."""
+    on_volumes = [0]  # bytes of the File channels so far
+    datasets: dict[str, Dataset] = {}
+    extras: dict[str, Any] = {}
+    plans: list[HostPlan] = []
+    for channel in scenario.channels:
+        alone = scenario.channel_scenario(channel)
+        on_file = any(channel.mode_in(mode) == "file" for mode in scenario.modes)
+
+        def check(
+            dataset: Dataset,
+            shares: list[HostPlan],
+            alone: Scenario = alone,
+            on_file: bool = on_file,
+        ) -> None:
+            if on_file:
+                on_volumes[0] += sum(p.total_bytes for p in shares)
+                _check_disk(root, on_volumes[0])
+            alone.check_live(dataset.sizes)
+
+        dataset, extra, shares = _prepare(endpoint, alone, progress, confirm, check)
+        datasets[channel.name] = dataset
+        extras[channel.name] = extra
+        plans += [dataclasses.replace(p, channel=channel.name) for p in shares]
+    first = scenario.channels[0].name
+    return Prepared(datasets[first], {"channels": extras}, plans, root, datasets)
 
 
 def prepare_dataset(
@@ -274,16 +331,20 @@ def _prepare(
 
 def mode_phase(progress: Progress, mode: str, plans: list[HostPlan], scenario: Scenario) -> Phase:
     """The live line of one mode's play across hosts: objects and bytes read of those the
-    mode will read (every epoch for Pipe and FastFile, once for File)."""
-    passes = 1 if mode == "file" else scenario.training.epochs
-    label = f"{mode} ({len(plans)} hosts)"
-    if mode == "fastfile" and scenario.fastfile.access != "sequential":
+    mode will read (every epoch for Pipe and FastFile, once for File), over every channel."""
+    paths = {c.name: c.mode_in(mode) for c in scenario.channels}
+    path_of = [paths.get(p.channel, mode) for p in plans]
+    hosts = len({p.host for p in plans})
+    channels = len({p.channel for p in plans})
+    label = f"{mode} ({hosts} hosts" + (f", {channels} channels)" if channels > 1 else ")")
+    if "fastfile" in path_of and scenario.fastfile.access != "sequential":
         # Random reads fetch an unknown share of each file: count requests, no total.
         return progress.phase(label, unit="GET")
+    passes = [1 if path == "file" else scenario.training.epochs for path in path_of]
     return progress.phase(
         label,
-        total_objects=passes * sum(len(p.keys) for p in plans),
-        total_bytes=passes * sum(p.total_bytes for p in plans),
+        total_objects=sum(n * len(p.keys) for n, p in zip(passes, plans, strict=True)),
+        total_bytes=sum(n * p.total_bytes for n, p in zip(passes, plans, strict=True)),
     )
 
 
@@ -359,6 +420,10 @@ class Measured:
     failed_keys: list[dict[str, Any]] = field(default_factory=list)
     # The requests of the mode playing now: outside its run, so a mode that stops keeps them.
     live_log: EventLog | None = None
+    # Several channels: each channel's rows per (mode, host) and per epoch, and its prefix.
+    channel_hosts: list[Any] = field(default_factory=list)
+    channel_epochs: list[Any] = field(default_factory=list)
+    prefixes: dict[str, str] = field(default_factory=dict)
 
     def start_mode(self) -> EventLog:
         self.live_log = EventLog(time.perf_counter())
@@ -368,6 +433,9 @@ class Measured:
         assert self.live_log is not None
         events = self.live_log.frame()
         self.live_log = None
+        if any(o.channel for o in outcomes):
+            events = self._end_channels(mode, outcomes, events)
+            outcomes = job_outcomes(mode, outcomes)
         epochs = epoch_table(mode, outcomes)
         self.events.append(events)
         self.epochs.append(epochs)
@@ -377,6 +445,18 @@ class Measured:
             for o in outcomes
             for key, why in o.failed_keys.items()
         ]
+
+    def _end_channels(self, mode: str, outcomes: list[HostOutcome], events: Any) -> Any:
+        """Each channel's host and epoch rows; the events, marked with the job's mode and
+        their channel (by the prefix of their key)."""
+        events = events.assign(mode=mode, channel=channel_of_keys(events["key"], self.prefixes))
+        for name in dict.fromkeys(o.channel for o in outcomes):
+            mine = [o for o in outcomes if o.channel == name]
+            epochs = epoch_table(mode, mine).assign(channel=name)
+            hosts = host_table(mode, mine, events[events["channel"] == name], epochs)
+            self.channel_epochs.append(epochs)
+            self.channel_hosts.append(hosts.assign(channel=name))
+        return events
 
     def tables(self) -> tuple[Any, Any, Any]:
         """Hosts, epochs and events, with the requests of a mode that stopped half-way."""
@@ -410,10 +490,12 @@ def play(
     volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=prepared.volume_root))
     try:
         for mode in scenario.modes:
-            say(f"mode {mode}: {len(plans)} hosts ...")
+            hosts = len({p.host for p in plans})
+            say(f"mode {mode}: {hosts} hosts ...")
             log = measured.start_mode()
             with mode_phase(progress, mode, plans, scenario) as phase:
-                random_reads = mode == "fastfile" and scenario.fastfile.access != "sequential"
+                paths = {c.mode_in(mode) for c in scenario.channels} or {mode}
+                random_reads = "fastfile" in paths and scenario.fastfile.access != "sequential"
                 follow_requests(log, phase, by_request=random_reads)
                 outcomes = engine.play(
                     mode, plans, endpoint=endpoint, scenario=scenario, volumes=volumes, log=log
@@ -438,6 +520,7 @@ class _Run:
     endpoint: tuple[str, str | None, str | None]
     measured: Measured = field(default_factory=Measured)
     dataset: Dataset | None = None
+    datasets: dict[str, Dataset] = field(default_factory=dict)  # several channels: each one's
     extra: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
     error: BaseException | None = None
@@ -478,8 +561,58 @@ class _Run:
         results_io.write_parquet(self.run_dir / "events.parquet", events)
         results_io.write_csv(self.run_dir / "hosts.csv", hosts)
         results_io.write_csv(self.run_dir / "epochs.csv", epochs)
+        if self.scenario.several_channels:
+            self._write_channels()
+            summary = dataclasses.replace(summary, extra={**summary.extra, **self.extra})
         summary.write(self.run_dir)
         return RunResult(self.run_dir, self.status, hosts, epochs, events, summary, self.error)
+
+    def _write_channels(self) -> None:
+        """``channels.csv`` and ``channel_epochs.csv`` (the rows of each channel), and each
+        channel's figures per mode into ``summary.json``'s ``channels``."""
+        import pandas as pd
+
+        measured = self.measured
+        hosts = (
+            pd.concat(measured.channel_hosts, ignore_index=True)
+            if measured.channel_hosts
+            else pd.DataFrame()
+        )
+        epochs = (
+            pd.concat(measured.channel_epochs, ignore_index=True)
+            if measured.channel_epochs
+            else pd.DataFrame()
+        )
+        results_io.write_csv(self.run_dir / "channels.csv", hosts)
+        results_io.write_csv(self.run_dir / "channel_epochs.csv", epochs)
+        populated = self.extra.get("channels", {})
+        channels: dict[str, Any] = {}
+        for channel in self.scenario.channels:
+            mine = hosts[hosts["channel"] == channel.name] if len(hosts) else hosts
+            their_epochs = epochs[epochs["channel"] == channel.name] if len(epochs) else epochs
+            dataset = self.datasets.get(channel.name)
+            channels[channel.name] = {
+                "role": channel.role,
+                "input_mode": channel.input_mode,
+                "distribution": channel.distribution.type,
+                "dataset": None
+                if dataset is None
+                else DatasetRecord(
+                    dataset.source,
+                    dataset.bucket,
+                    dataset.prefix,
+                    dataset.objects,
+                    dataset.total_bytes,
+                ).__dict__,
+                "prepared": populated.get(channel.name, {}),
+                "modes": {
+                    mode: figures.to_dict()
+                    for mode, figures in (
+                        job_figures(mine, their_epochs) if len(mine) else {}
+                    ).items()
+                },
+            }
+        self.extra = {**self.extra, "channels": channels}
 
     def summary(self, modes: dict[str, Any], checks: dict[str, dict[str, int]]) -> RunSummary:
         scenario, dataset = self.scenario, self.dataset

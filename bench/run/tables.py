@@ -9,6 +9,7 @@ import numpy as np
 
 from bench.core.figures import JobFigures
 from bench.live.base import HostOutcome
+from bench.live.consumer import EpochStats
 
 
 def epoch_table(mode: str, outcomes: list[HostOutcome]) -> Any:
@@ -126,3 +127,61 @@ def _per_epoch(epochs: Any, column: str, hosts: Any) -> np.ndarray:
         return np.empty((0, len(hosts)))
     grid = epochs.pivot(index="epoch", columns="host", values=column)
     return grid.reindex(columns=hosts.to_numpy()).to_numpy(dtype=float)
+
+
+# --- a job of several channels ------------------------------------------------------------------
+
+
+def job_outcomes(mode: str, outcomes: list[HostOutcome]) -> list[HostOutcome]:
+    """Each host's job from its channels' outcomes (``bench.live.channels``; the training
+    channel first): startup is the training channel's, the end the last channel's; an epoch
+    runs from its training pass's start to its last pass's end, and its compute, stall,
+    barrier wait, bytes and steps are the sums over its passes."""
+    by_host: dict[int, list[HostOutcome]] = {}
+    for outcome in outcomes:
+        by_host.setdefault(outcome.host, []).append(outcome)
+    jobs = []
+    for host, mine in by_host.items():
+        train = mine[0]
+        epochs = []
+        for number in range(len(train.epochs)):
+            passes = [o.epochs[number] for o in mine if number < len(o.epochs)]
+            epochs.append(
+                EpochStats(
+                    epoch=number,
+                    start_s=passes[0].start_s,
+                    end_s=max(p.end_s for p in passes),
+                    first_byte_s=passes[0].first_byte_s,
+                    bytes=sum(p.bytes for p in passes),
+                    compute_s=sum(p.compute_s for p in passes),
+                    stall_s=sum(p.stall_s for p in passes),
+                    barrier_s=sum(p.barrier_s for p in passes),
+                    steps=sum(p.steps for p in passes),
+                    source="+".join(p.source for p in passes if p.source),
+                )
+            )
+        jobs.append(
+            HostOutcome(
+                host=host,
+                mode=mode,
+                startup_s=train.startup_s,
+                end_s=max(o.end_s for o in mine),
+                objects=sum(o.objects for o in mine),
+                bytes=sum(o.bytes for o in mine),
+                epochs=epochs,
+                failed_keys={k: v for o in mine for k, v in o.failed_keys.items()},
+            )
+        )
+    return jobs
+
+
+def channel_of_keys(keys: Any, prefixes: dict[str, str]) -> Any:
+    """The channel of each event's key (a GET's key, a LIST's prefix): the channel whose
+    prefix it starts with, the longest first; "" for none."""
+    import pandas as pd
+
+    keys = pd.Series(keys, dtype=object)
+    channel = pd.Series("", index=keys.index, dtype=object)
+    for name, prefix in sorted(prefixes.items(), key=lambda item: -len(item[1])):
+        channel = channel.where((channel != "") | ~keys.str.startswith(prefix), name)
+    return channel.to_numpy()
