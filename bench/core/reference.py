@@ -163,8 +163,9 @@ def simulate(
     modes: tuple[str, ...] = MODES,
     prefix_objects: int | None = None,
 ) -> dict[str, dict[str, list]]:
-    """Per mode: ``startup_s`` per host and ``epoch_s``, ``stall_s``, ``barrier_s``,
-    ``compute_s`` per epoch and host, plus ``end_s``, ``gets`` and ``lists`` per host."""
+    """Per mode: ``startup_s`` per host and ``epoch_start_s``, ``epoch_s``, ``stall_s``,
+    ``barrier_s``, ``compute_s`` per epoch and host, plus ``end_s``, ``gets``, ``lists``,
+    ``listing_s`` (the end of FastFile's listing, else 0), ``objects`` and ``bytes`` per host."""
     params = params or PathParams()
     training = training or Training()
     sizes = [int(s) for s in sizes]
@@ -367,7 +368,7 @@ def _one_consumer(
     return _Epoch(starts, ends, compute, waits, late, gets)
 
 
-def _summary(epochs: list[_Epoch], startup, end, gets, lists) -> dict[str, list]:
+def _summary(epochs: list[_Epoch], startup, end, gets, lists, listing) -> dict[str, list]:
     def stall(e: _Epoch) -> list[float]:
         return [
             max(e.ends[h] - e.starts[h] - e.compute[h] - e.waits[h] - e.late[h], 0.0)
@@ -377,12 +378,14 @@ def _summary(epochs: list[_Epoch], startup, end, gets, lists) -> dict[str, list]
     return {
         "startup_s": startup,
         "end_s": end,
+        "epoch_start_s": [list(e.starts) for e in epochs],
         "epoch_s": [[b - a for a, b in zip(e.starts, e.ends, strict=True)] for e in epochs],
         "stall_s": [stall(e) for e in epochs],
         "barrier_s": [e.waits for e in epochs],
         "compute_s": [e.compute for e in epochs],
         "gets": gets,
         "lists": lists,
+        "listing_s": listing,
     }
 
 
@@ -390,11 +393,13 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
     case = _Case(shards, storage, params, training, reading, barrier)
     hosts = len(shards)
     startup, gets, lists, begin = [0.0] * hosts, [0] * hosts, [0] * hosts, [0.0] * hosts
+    listing = [0.0] * hosts
     if mode == "file":
         startup, gets = _file_download(case)
         begin = list(startup)
     elif mode == "fastfile":
         begin, lists = _fastfile_listing(case, listed)
+        listing = list(begin)
     burst_waits = _burst_waits(shards, storage, params, training, reading, replicated)
     epochs = []
     for epoch in range(training.epochs):
@@ -409,7 +414,10 @@ def _simulate_mode(mode, shards, storage, params, training, reading, barrier, li
         gets = [before + n for before, n in zip(gets, this.gets, strict=True)]
         epochs.append(this)
         begin = list(this.ends)
-    return _summary(epochs, startup, begin, gets, lists)
+    summary = _summary(epochs, startup, begin, gets, lists, listing)
+    summary["objects"] = [len(objects) for objects in shards]
+    summary["bytes"] = [sum(objects) for objects in shards]
+    return summary
 
 
 def _pipe_epoch(objects, storage, params, training, reading, origin, burst_wait):
@@ -544,3 +552,76 @@ def _paced_barrier(paced, starts, fetch_start, barrier, storage, verify):
             waits[h] += release - end
             clock[h] = release
     return clock, [sum(p[1]) for p in paced], waits
+
+
+def simulate_channels(channels: list[tuple[str, dict[str, list]]]) -> dict[str, object]:
+    """A job of several input channels from each channel simulated alone: ``channels`` are
+    (data path, ``simulate``'s figures for it) in channel order, training channel first.
+
+    Host by host, the setups run one after another (File downloads, FastFile lists), then each
+    epoch one pass of every channel in order, a channel's first pass after its wait for first
+    data. Gives ``{"job": figures, "channels": [figures, ...]}``, each with ``startup_s``,
+    ``end_s``, ``listing_s`` and the sums per host, and ``epoch_start_s``, ``epoch_end_s``,
+    ``compute_s``, ``stall_s``, ``barrier_s`` per epoch and host."""
+    hosts = len(channels[0][1]["startup_s"])
+    epochs = len(channels[0][1]["epoch_s"])
+    placed = [_channel_figures(alone) for _, alone in channels]
+    job = {"startup_s": [], "end_s": [], "listing_s": []}
+    for h in range(hosts):
+        clock, listed = 0.0, 0.0
+        setup_end = sum(_setup(mode, alone, h) for mode, alone in channels)
+        for (mode, alone), mine in zip(channels, placed, strict=True):
+            clock += _setup(mode, alone, h)
+            if mode == "fastfile":
+                mine["listing_s"][h] = clock
+                listed += alone["listing_s"][h]
+        for e in range(epochs):
+            for (mode, alone), mine in zip(channels, placed, strict=True):
+                if e == 0:
+                    clock += alone["epoch_start_s"][0][h] - _setup(mode, alone, h)
+                mine["epoch_start_s"][e][h] = clock
+                clock += alone["epoch_s"][e][h]
+                mine["epoch_end_s"][e][h] = clock
+        for (mode, alone), mine in zip(channels, placed, strict=True):
+            first_data = alone["startup_s"][h] - alone["epoch_start_s"][0][h]
+            mine["startup_s"][h] = (
+                setup_end if mode == "file" else mine["epoch_start_s"][0][h] + first_data
+            )
+            mine["end_s"][h] = mine["epoch_end_s"][-1][h]
+        job["startup_s"].append(placed[0]["startup_s"][h])
+        job["end_s"].append(max(mine["end_s"][h] for mine in placed))
+        job["listing_s"].append(listed)
+    job["epoch_start_s"] = [list(row) for row in placed[0]["epoch_start_s"]]
+    job["epoch_end_s"] = [list(row) for row in placed[-1]["epoch_end_s"]]
+    for name in ("compute_s", "stall_s", "barrier_s"):
+        job[name] = [
+            [sum(alone[name][e][h] for _, alone in channels) for h in range(hosts)]
+            for e in range(epochs)
+        ]
+    for name in ("objects", "bytes", "gets", "lists"):
+        job[name] = [sum(alone[name][h] for _, alone in channels) for h in range(hosts)]
+    return {"job": job, "channels": placed}
+
+
+def _setup(mode: str, alone: dict[str, list], host: int) -> float:
+    """A channel's part of the setup on one host: its download (File) or its listing."""
+    if mode == "file":
+        return alone["startup_s"][host]
+    if mode == "fastfile":
+        return alone["listing_s"][host]
+    return 0.0
+
+
+def _channel_figures(alone: dict[str, list]) -> dict[str, list]:
+    """A channel's figures to place on the job's clock: its own, times to be filled in."""
+    figures = {
+        name: [list(row) for row in alone[name]] for name in ("compute_s", "stall_s", "barrier_s")
+    }
+    for name in ("objects", "bytes", "gets", "lists"):
+        figures[name] = list(alone[name])
+    figures["listing_s"] = list(alone["listing_s"])
+    for name in ("startup_s", "end_s"):
+        figures[name] = [0.0] * len(alone["startup_s"])
+    for name in ("epoch_start_s", "epoch_end_s"):
+        figures[name] = [[0.0] * len(row) for row in alone["epoch_s"]]
+    return figures

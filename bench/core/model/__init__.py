@@ -91,7 +91,9 @@ The package, one module per concern: ``inputs`` (what a job is: ``Storage``, ``P
 link clocks and their closed forms), ``consumer`` (steps, the timer, the barrier), ``startup``
 (the FastFile listing and the first answer of a Pipe burst), ``file``, ``pipe`` and
 ``fastfile`` (one mode each, behind the ``mode`` interface), ``job`` (``model_job``: the modes
-by a table) and ``result`` (``ModeResult``). ``blocks`` holds how much the loops take at once.
+by a table), ``result`` (``ModeResult``) and ``channels`` (``compose_channels``: a job of
+several input channels from each channel modelled alone). ``blocks`` holds how much the loops
+take at once.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ import types
 from typing import Any
 
 from bench.core.model import blocks
+from bench.core.model.channels import ChannelsResult, compose_channels
 from bench.core.model.inputs import (
     LIST_PAGE_KEYS,
     MAX_EXACT_ITEMS,
@@ -122,11 +125,13 @@ __all__ = [
     "MAX_STEPS",
     "MODES",
     "PIPE_HELD_CHUNKS",
+    "ChannelsResult",
     "ModeResult",
     "PathParams",
     "Shards",
     "Storage",
     "Training",
+    "compose_channels",
     "listing_s",
     "model_job",
     "shard",
