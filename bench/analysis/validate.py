@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.inputs import model_arguments, scenario_storage
+from bench.analysis.inputs import scenario_storage
 from bench.config.scenario import Scenario
 from bench.core.figures import JobFigures
 from bench.errors import StagebenchError
@@ -260,36 +260,30 @@ def validate_scenario(
     aws_profile: str | None,
     say: Callable[[str], None],
 ) -> Validation:
-    """Run the scenario live ``repeat`` times, each pinned before, then the model on the same
-    dataset; write ``validate.csv`` into the last run's folder."""
-    from bench.core.model import model_job
+    """Run the scenario live ``repeat`` times, each pinned before (every channel's prefix and
+    objects), then the model on the same datasets; write ``validate.csv`` into the last run's
+    folder. A job of several channels is compared as a job (``bench.analysis.channels``)."""
     from bench.run.runner import prepare_dataset, run_on_endpoint
     from bench.s3.endpoint import open_storage_endpoint
 
+    hosts = scenario.cluster.hosts
     with open_storage_endpoint(scenario.storage, profile=aws_profile) as endpoint:
         say(f"endpoint: {endpoint.describe()}; profile: {profile.name}")
-        dataset, _ = prepare_dataset(endpoint, scenario)
-        by_size = np.argsort(dataset.sizes, kind="stable")
-        small = [dataset.keys[i] for i in by_size[:200]]
-        large = [dataset.keys[i] for i in by_size[-16:]]
-        pins: list[Pinned] = []
+        datasets = {
+            c.name: prepare_dataset(endpoint, scenario.channel_scenario(c))[0]
+            for c in scenario.channels
+        }
+        pins: dict[str, list[Pinned]] = {name: [] for name in datasets}
         results = []
         for run_number in range(repeat):
-            pin = asyncio.run(
-                pin_endpoint(
-                    endpoint,
-                    dataset.bucket,
-                    dataset.prefix,
-                    small,
-                    large,
-                    hosts=scenario.cluster.hosts,
+            for name, dataset in datasets.items():
+                pin = asyncio.run(_pin_dataset(endpoint, dataset, hosts))
+                pins[name].append(pin)
+                where = f" ({name})" if scenario.several_channels else ""
+                say(
+                    f"run {run_number + 1}/{repeat}, pinned before it{where}: "
+                    + _pin_line(pin, profile, objects=dataset.objects, hosts=hosts)
                 )
-            )
-            pins.append(pin)
-            say(
-                f"run {run_number + 1}/{repeat}, pinned before it: "
-                + _pin_line(pin, profile, objects=dataset.objects, hosts=scenario.cluster.hosts)
-            )
             result = run_on_endpoint(
                 scenario, endpoint, results_root=results_root, progress=False, say=say
             )
@@ -298,21 +292,50 @@ def validate_scenario(
                     f"live run {result.status}: {result.error}; partial results in {result.run_dir}"
                 )
             results.append(result)
-    pinned = Pinned(
-        *(float(np.median([getattr(p, f.name) for p in pins])) for f in dataclasses.fields(Pinned))
-    )
-    arguments = model_arguments(scenario, dataset.sizes)
-    profiled_storage = scenario_storage(profile, scenario, keys_in_bucket=dataset.objects)
-    pinned_storage = pinned_profile(
-        profiled_storage, pinned, dataset.sizes, embedded=endpoint.kind == "embedded"
-    )
+    pinned = {name: _median_pin(runs) for name, runs in pins.items()}
+    sizes = {name: dataset.sizes for name, dataset in datasets.items()}
+    embedded = endpoint.kind == "embedded"
     started = time.perf_counter()
-    model_pinned = model_job(storage=pinned_storage, prefix_objects=dataset.objects, **arguments)
-    model_profiled = model_job(
-        storage=profiled_storage, prefix_objects=dataset.objects, **arguments
-    )
+    model_pinned = _job_model(scenario, sizes, profile, pinned, embedded=embedded)
+    model_profiled = _job_model(scenario, sizes, profile, None, embedded=embedded)
     model_s = time.perf_counter() - started
     runs = [(r.hosts, r.run_summary.modes) for r in results]
     table = error_table(scenario.name, runs, model_pinned, model_profiled)
     results_io.write_csv(results[-1].run_dir / "validate.csv", table)
-    return Validation(table, pinned, profile, results, model_s)
+    return Validation(table, pinned[scenario.channels[0].name], profile, results, model_s)
+
+
+async def _pin_dataset(endpoint: Any, dataset: Any, hosts: int) -> Pinned:
+    """``pin_endpoint`` on a dataset: its prefix, its 200 smallest and 16 largest objects."""
+    by_size = np.argsort(dataset.sizes, kind="stable")
+    small = [dataset.keys[i] for i in by_size[:200]]
+    large = [dataset.keys[i] for i in by_size[-16:]]
+    return await pin_endpoint(endpoint, dataset.bucket, dataset.prefix, small, large, hosts=hosts)
+
+
+def _median_pin(pins: list[Pinned]) -> Pinned:
+    return Pinned(
+        *(float(np.median([getattr(p, f.name) for p in pins])) for f in dataclasses.fields(Pinned))
+    )
+
+
+def _job_model(
+    scenario: Scenario,
+    sizes: Mapping[str, np.ndarray],
+    profile: Any,
+    pinned: Mapping[str, Pinned] | None,
+    *,
+    embedded: bool,
+) -> dict[str, Any]:
+    """The model of every mode's job (its one channel, or its channels composed) on the
+    profile, with each channel's figures pinned when ``pinned`` is given."""
+    from bench.analysis.channels import model_channels
+
+    def storage_for(alone: Scenario, keys_in_bucket: int) -> Any:
+        storage = scenario_storage(profile, alone, keys_in_bucket=keys_in_bucket)
+        if pinned is None:
+            return storage
+        name = alone.dataset.channel
+        return pinned_profile(storage, pinned[name], sizes[name], embedded=embedded)
+
+    return {mode: job.job for mode, job in model_channels(scenario, sizes, storage_for).items()}

@@ -184,3 +184,59 @@ def test_equal_sizes_keep_the_total_or_the_file_size():
     assert sizes.sum() == 100 and sizes.max() - sizes.min() <= 1
     assert equal_sizes(10, total_bytes=3, file_bytes=None).min() == 1  # at least one byte each
     assert equal_sizes(4, total_bytes=None, file_bytes=500).tolist() == [500] * 4
+
+
+TWO_CHANNELS = """
+[scenario]
+name = "tiny-two"
+[[channels]]
+name = "train"
+objects = 30
+bucket = "stagebench-tests"
+prefix = "{prefix}train/"
+seed = 3
+sizes = {{ distribution = "lognormal", median = "32KiB", sigma = 0.8 }}
+distribution = "ShardedByS3Key"
+[[channels]]
+name = "validation"
+input_mode = "fastfile"
+distribution = "FullyReplicated"
+objects = 8
+bucket = "stagebench-tests"
+prefix = "{prefix}validation/"
+seed = 4
+sizes = {{ distribution = "fixed", size = "24KiB" }}
+[cluster]
+hosts = 2
+concurrency = 4
+[storage]
+endpoint = "{url}"
+volume_root = "{volumes}"
+[training]
+epochs = 2
+compute_rate = "20MB/s"
+step_bytes = "256KiB"
+[modes]
+run = ["file", "pipe"]
+"""
+
+
+def test_validate_compares_a_two_channel_job_as_a_job(embedded, tmp_path, unique_prefix, capsys):
+    path = tmp_path / "tiny-two.toml"
+    path.write_text(
+        TWO_CHANNELS.format(prefix=unique_prefix, url=embedded.url, volumes=tmp_path / "vol")
+    )
+    argv = ["validate", str(path), "--storage-profile", "embedded", "--repeat", "1"]
+    assert main([*argv, "--results", str(tmp_path / "results")]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err
+    assert "pinned before it (validation)" in printed and "median |error|" in printed
+    (csv,) = (tmp_path / "results").glob("tiny-two-*/validate.csv")
+    table = pd.read_csv(csv)
+    assert set(table["mode"]) == {"file", "pipe"}
+    job = table[table["scope"] == "job"].set_index(["mode", "metric"])
+    # The job's end holds both channels' passes: well past the training channel's epochs alone.
+    assert np.isfinite(job[["live", "model"]].to_numpy(dtype=float)).all()
+    for mode in ("file", "pipe"):
+        assert job.loc[(mode, "end_s"), "model"] > 2 * job.loc[(mode, "epoch_s"), "model"] * 0.9
+        assert abs(job.loc[(mode, "end_s"), "error"]) < 5.0  # gross breakage, not accuracy
