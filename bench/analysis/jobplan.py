@@ -10,7 +10,10 @@ How channels combine (``job_totals``), stated in every plan as ``ASSUMPTIONS``:
   records (its modelled startup) stand before the first step;
 - the training channel drives training time (its modelled time after startup);
 - every other channel is read once per epoch, after that epoch's training (a validation pass),
-  at the sidecar's ``training.compute_rate``; its modelled time after startup adds to the job.
+  at the sidecar's ``training.compute_rate``; its data path's modelled time adds to the job
+  (a File channel's copy before the first step, a streaming channel's listing and first reads
+  with its passes), as a live run of a scenario with [[channels]] plays it
+  (``bench.live.channels``; ``bench.analysis.channels`` models it host by host).
 
 The volume holds every File channel's largest shard plus model, checkpoint and scratch
 (``capacity.size_volume``); when all File channels together do not fit the instance's volume
@@ -52,7 +55,8 @@ ASSUMPTIONS = (
     "records stand before the first step",
     "the training channel drives training time",
     "every other channel is read once per epoch after that epoch's training (one validation "
-    "pass per epoch) at the same training.compute_rate, and its time adds to the job",
+    "pass per epoch) at the same training.compute_rate, and its time adds to the job; a "
+    "streaming one's listing and first reads are counted with its passes",
     "each channel is modelled on its own on the job's hosts; channels read at the same time "
     "do not share bandwidth in the model",
 )
@@ -243,17 +247,29 @@ def job_totals(
         figures = answer.modes[mode]
         gets += figures.gets
         lists += figures.lists
-        if mode == "file":
-            downloads[name] = figures.startup_s
-            shards[name] = answer.largest_shard_bytes
-            first_step += figures.startup_s
-        elif plan.is_training:
-            first_step += figures.startup_s
         if plan.is_training:
+            # The platform's phases (Starting, the image's start) stand before this channel's
+            # first step once, in its own answer.
+            first_step += figures.startup_s
             training_s = figures.training_s
             au = figures.au
+            if mode == "file":
+                downloads[name] = figures.startup_s
         else:
-            validation_s += figures.training_s
+            # Another channel adds its data path alone: a File channel its copy before the
+            # first step, then one pass per epoch; a streaming one its listing, first reads
+            # and passes, all counted with the validation passes.
+            data = figures.model
+            download_s = data.startup_s if data is not None else figures.startup_s
+            end_s = data.end_s if data is not None else figures.startup_s + figures.training_s
+            if mode == "file":
+                downloads[name] = download_s
+                first_step += download_s
+                validation_s += end_s - download_s
+            else:
+                validation_s += end_s
+        if mode == "file":
+            shards[name] = answer.largest_shard_bytes
     job_s = first_step + training_s + validation_s
     context = training.context
     instance_usd, request_usd = whatif.cost_usd(

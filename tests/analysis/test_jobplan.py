@@ -71,7 +71,8 @@ def test_two_channels_combine_as_stated(two_channel_plan):
     assert dict(given.downloads_s) == {"train": train.modes["file"].startup_s}
     assert given.first_step_s == train.modes["file"].startup_s
     assert given.training_s == train.modes["file"].training_s
-    assert given.validation_s == validation.modes["fastfile"].training_s
+    # The streaming validation channel adds its whole data path: listing, first reads, passes.
+    assert given.validation_s == validation.modes["fastfile"].model.end_s
     assert given.job_s == pytest.approx(given.first_step_s + given.training_s + given.validation_s)
     assert given.gets == train.modes["file"].gets + validation.modes["fastfile"].gets
     assert (
@@ -89,9 +90,11 @@ def test_every_file_channel_counts_before_the_first_step_and_on_the_volume(two_c
     )
     train = plan.channels["train"].answers[3]
     validation = plan.channels["validation"].answers[3]
-    assert both_file.first_step_s == pytest.approx(
-        train.modes["file"].startup_s + validation.modes["file"].startup_s
-    )
+    # The platform's phases stand once before the first step, then each File channel's copy.
+    validation_copy = validation.modes["file"].model.startup_s
+    assert validation_copy < validation.modes["file"].startup_s
+    assert both_file.first_step_s == pytest.approx(train.modes["file"].startup_s + validation_copy)
+    assert both_file.downloads_s["validation"] == validation_copy
     shards = train.largest_shard_bytes + validation.largest_shard_bytes
     assert both_file.volume.volume_gb == size_volume(shards, plan.allowances).volume_gb
     streamed = jobplan.job_totals(
