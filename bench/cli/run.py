@@ -35,9 +35,14 @@ def register(commands: Any) -> None:
             stagebench run a.toml --repeat 3 --no-report      # three run folders for compare
             stagebench run open-data.toml --endpoint aws --region us-west-2 --no-sign-request
             stagebench run scenarios/quickstart.toml --platform none   # Answers without job phases
+            stagebench run scenarios/train-and-validation.toml      # two channels, one job
+            stagebench run scenarios/jobs/image-classifier.json --hosts 2   # a SageMaker job
         """,
     )
-    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument(
+        "scenario", type=Path, help="scenario TOML file, or a SageMaker training job JSON"
+    )
+    run.add_argument("--sidecar", type=Path, help="for a JOB.json: its sidecar TOML")
     run.add_argument("--results", type=Path, default=Path("results"), help="results root folder")
     add_endpoint_options(run)
     run.add_argument("--hosts", type=int, help="override cluster.hosts")
@@ -70,12 +75,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.config.scenario import load_scenario
 
     if args.scenario.suffix.lower() == ".json":
-        raise StagebenchError(
-            f"{args.scenario}: run takes a scenario TOML; a SageMaker training job JSON is "
-            "planned with 'stagebench plan JOB.json' and checked with 'stagebench job-check "
-            "JOB.json' (the model, no data moved)"
-        )
-    scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
+        from bench.config.job import job_scenario, load_job, load_sidecar
+
+        # A SageMaker training job: its channels played live as the job would read them.
+        job = load_job(args.scenario)
+        sidecar = load_sidecar(args.scenario, path=args.sidecar)
+        scenario = job_scenario(job, sidecar, overrides=scenario_overrides(args))
+    else:
+        scenario = load_scenario(args.scenario, overrides=scenario_overrides(args))
     # The platform of the Answers block, read before anything runs so a bad name costs nothing.
     args.platform_profile = load_platform(args.platform) if args.platform else None
     run_dirs: list[Path] = []
@@ -108,6 +115,10 @@ def _run_once(args: argparse.Namespace, scenario: Any, run_dirs: list[Path]) -> 
         print(format_hosts(result.hosts))
         print()
         print(format_comparison(result.summary["modes"]))
+        channels = result.summary.get("channels")
+        if channels:
+            print()
+            print(format_channels(channels))
     print(f"results: {result.run_dir}")
     run_dirs.append(result.run_dir)
     if result.status != "interrupted" and len(result.hosts) and not args.no_report:
@@ -209,3 +220,32 @@ def format_comparison(modes: dict[str, dict[str, float]]) -> str:
     for mode, figures in modes.items():
         rows.append({"mode": mode, **{label: figures.get(k) for k, label in columns.items()}})
     return format_table(pd.DataFrame(rows)) + "\n" + textwrap.fill(FIGURE_LEGEND, width=100)
+
+
+def format_channels(channels: dict[str, Any]) -> str:
+    """A row per (channel, job mode) of a job of several channels: the data path it played and
+    its figures on the job's clock (summary.json's ``channels``)."""
+    import pandas as pd
+
+    rows = []
+    for name, channel in channels.items():
+        for mode, figures in channel["modes"].items():
+            rows.append(
+                {
+                    "channel": name,
+                    "role": channel["role"],
+                    "job mode": mode,
+                    "input mode": channel["input_mode"] or mode,
+                    "objects": figures["objects"],
+                    "startup_s": figures["startup_s"],
+                    "epoch_s": figures["epoch_s"],
+                    "end_s": figures["end_s"],
+                    "stall_s": figures["stall_s"],
+                    "GETs": figures["gets"],
+                }
+            )
+    legend = (
+        "per channel on the job's clock: startup_s its first data (File: every File channel "
+        "on the volume); epoch_s its pass per epoch; end_s its last pass's end"
+    )
+    return format_table(pd.DataFrame(rows)) + "\n" + textwrap.fill(legend, width=100)

@@ -824,6 +824,41 @@ def channel_scenarios(
     return result
 
 
+def job_scenario(
+    job: TrainingJob, sidecar: Sidecar, *, overrides: Mapping[str, Any] | None = None
+) -> Scenario:
+    """The job as one scenario of several channels (``[[channels]]``), for a live run.
+
+    The job plays its ``TrainingInputMode`` (the sidecar's ``[modes] run`` may ask for more);
+    a channel with its own ``InputMode`` keeps it whatever the job plays. Each channel has its
+    ``S3Uri``, distribution and sizes as ``channel_scenarios`` gives them; the training channel
+    is trained on every step, the others read in one validation pass per epoch.
+    """
+    from bench.config.scenario import build_scenario
+
+    items = channel_scenarios(job, sidecar, overrides=overrides)
+    training = items[training_channel_name(items)]
+    raw: dict[str, Any] = {
+        name: dict(section)
+        for name, section in training.scenario.raw.items()
+        if name not in ("dataset", "distribution", "modes")
+    }
+    raw["scenario"] = {**raw.get("scenario", {}), "name": job.short_name}
+    default_mode = STAGEBENCH_MODES[job.training_input_mode]
+    raw["modes"] = {"run": sidecar.scenario.get("modes", {}).get("run", [default_mode])}
+    raw["channels"] = [
+        {
+            **{k: v for k, v in item.scenario.raw["dataset"].items() if k != "channel"},
+            "name": name,
+            "role": "train" if item.is_training else "validation",
+            "distribution": item.channel.distribution,
+            **({"input_mode": item.channel.mode} if item.channel.mode_given else {}),
+        }
+        for name, item in items.items()
+    ]
+    return build_scenario(raw, path=training.scenario.path, overrides=overrides)
+
+
 def _channel_dataset(
     job: TrainingJob, channel: Channel, sizes: ChannelSizes, where: Path | str
 ) -> dict[str, Any]:
