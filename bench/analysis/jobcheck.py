@@ -385,10 +385,10 @@ def channel_notes(job: TrainingJob, training_channel: str) -> list[Finding]:
                 "channel",
                 "note",
                 "InputDataConfig",
-                f"{len(job.channels)} channels, each modelled on its own (playing them at once "
-                f"is not implemented); the training channel {training_channel!r} drives the "
-                "job's time, every File channel counts on the volume and, in 'stagebench plan "
-                "JOB.json', adds its download before the first step",
+                f"{len(job.channels)} channels: the training channel {training_channel!r} is "
+                "read every step, the others in one validation pass per epoch; every File "
+                "channel counts on the volume and adds its download before the first step "
+                "('stagebench plan JOB.json' models it, 'stagebench run JOB.json' plays it)",
             )
         )
     return notes

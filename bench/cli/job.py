@@ -70,7 +70,7 @@ def run_job_check(args: argparse.Namespace) -> int:
         f"MaxRuntimeInSeconds {runtime}"
     )
     print(format_table(pd.DataFrame(checked.channel_rows())))
-    print("* the training channel: it drives the job's time (channels are planned one at a time)")
+    print("* the training channel: read every step; the others once per epoch")
     print()
     for finding in checked.findings:
         print(finding.line())

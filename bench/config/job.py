@@ -24,11 +24,11 @@ per channel saying where its object sizes come from: ``sizes_from`` (a key,size 
 Inventory manifest.json or a saved ``aws s3 ls`` listing, read by ``bench.sources.read_sizes``)
 or a synthetic ``objects`` and ``sizes``. A channel with neither is listed from its ``S3Uri``.
 
-Channels and time. ``channel_scenarios`` makes one stagebench ``Scenario`` per S3 channel.
-Playing several channels of one job at once (live or in the model) is **not implemented**: each
-channel is a scenario of its own, and a plan takes the training channel
-(``TrainingJob.training_channel``) as the one that drives the job's time; the other channels
-count for the volume (File mode copies them too) and for the sharding checks, not for time.
+Channels and time. ``channel_scenarios`` makes one stagebench ``Scenario`` per S3 channel,
+which ``stagebench plan JOB.json`` plans and combines (``bench.analysis.jobplan``);
+``job_scenario`` makes the whole job one scenario of several channels (``[[channels]]``), which
+``stagebench run JOB.json`` plays live: the training channel
+(``TrainingJob.training_channel``) every step, the others in one validation pass per epoch.
 
 Out. ``recommended_job`` returns the input job with ``InputDataConfig[*].InputMode``,
 ``ResourceConfig.VolumeSizeInGB`` (and ``InstanceCount`` when asked) replaced, and one line per
@@ -789,9 +789,8 @@ def channel_scenarios(
 
     Each scenario has the job's hosts (``InstanceCount``) and instance, the channel's S3Uri,
     distribution and dataset, the sidecar's other sections, and all three modes with the
-    channel's own mode first (a plan compares them). Channels are separate scenarios: live
-    play of several channels at once is not implemented; a plan takes the training channel as
-    the one that drives the job's time. FileSystem and Dataset channels are left out.
+    channel's own mode first (a plan compares them); ``job_scenario`` joins them into one job.
+    FileSystem and Dataset channels are left out.
     """
     from bench.config.scenario import build_scenario
 
