@@ -157,6 +157,25 @@ def with_channel_volumes(
     )
 
 
+def answer_with_channel_volumes(
+    answer: HostsAnswer,
+    scenario: Scenario,
+    run_dir: Path,
+    *,
+    sizes: np.ndarray,
+    instance: Instance,
+) -> HostsAnswer:
+    """The Answers of a run in ``run_dir`` (``measured_answer``), with the volume of a job of
+    several channels (``with_channel_volumes``); unchanged for one channel."""
+    from bench.report.rundata import settings_from_config
+
+    allowances = settings_from_config(scenario.report).allowances
+    volumes = channel_volumes(scenario, read_channels(run_dir), allowances)
+    if volumes is None:
+        return answer
+    return with_channel_volumes(answer, volumes, scenario=scenario, sizes=sizes, instance=instance)
+
+
 # --- the report's section ---------------------------------------------------------------------
 
 
