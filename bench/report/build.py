@@ -27,6 +27,12 @@ from bench.report.capacity import (
     Recommendation,
     VolumeSizing,
 )
+from bench.report.channels import (
+    ChannelsVolume,
+    channel_volumes,
+    channels_section,
+    streaming_volume,
+)
 from bench.report.document import (
     Alert,
     Document,
@@ -73,6 +79,8 @@ class Facts:
     modelled: dict[str, JobFigures] = field(default_factory=dict)
     what_ifs: pd.DataFrame | None = None
     what_if_notes: list[str] = field(default_factory=list)
+    # A job of several channels: per job mode, the volume holding its File channels.
+    channel_volumes: dict[str, ChannelsVolume] | None = None
     written: list[Path] = field(default_factory=list)  # figures and tables, for the caller
     notes: list[str] = field(default_factory=list)  # figures that could not be drawn, and why
 
@@ -142,9 +150,19 @@ def _facts(run: RunData, model_profile: str | None) -> Facts:
         )
     else:
         price_source = "no hourly price: set cluster.hourly_price to cost instance time"
-    shard_host, shard_bytes = _largest_shard(run)
     allowances = run.settings.allowances
-    file_sizing = capacity.size_volume(shard_bytes, allowances)
+    volumes = None
+    if run.scenario is not None:
+        volumes = channel_volumes(run.scenario, run.channels, allowances)
+    if volumes is None:
+        shard_host, shard_bytes = _largest_shard(run)
+        file_sizing = capacity.size_volume(shard_bytes, allowances)
+        artifacts_sizing = capacity.size_volume(0, allowances)
+    else:
+        # Every File channel on the volume at once: no single host's shard to name.
+        file_sizing = volumes["file"].sizing
+        shard_host, shard_bytes = None, file_sizing.data_bytes
+        artifacts_sizing = streaming_volume(volumes)
     if instance is not None and instance.local_nvme_gib > 0:
         limit, limit_source = instance.local_nvme_gib, f"local NVMe of {instance_name} (fixed)"
     else:
@@ -158,10 +176,11 @@ def _facts(run: RunData, model_profile: str | None) -> Facts:
         largest_shard_bytes=shard_bytes,
         largest_shard_host=shard_host,
         file_sizing=file_sizing,
-        artifacts_sizing=capacity.size_volume(0, allowances),
+        artifacts_sizing=artifacts_sizing,
         volume_limit_gb=limit,
         volume_limit_source=limit_source,
         measured=_measured_figures(run),
+        channel_volumes=volumes,
     )
     _model(facts, model_profile or run.settings.model_profile)
     return facts
@@ -660,6 +679,32 @@ def _nvme_warning(facts: Facts) -> str | None:
     )
 
 
+def _volume_data_sentences(facts: Facts) -> str:
+    """What File mode (and Pipe or FastFile) put on the volume: one dataset's largest shard,
+    or, for a job of several channels, every File channel's at once."""
+    volumes = facts.channel_volumes
+    if volumes is None:
+        host = "" if facts.largest_shard_host is None else f" (host {facts.largest_shard_host})"
+        return (
+            f"File mode copies a host's shard onto its ML storage volume before training; the "
+            f"largest shard{host} is {format_bytes(facts.largest_shard_bytes)}. Pipe and "
+            "FastFile keep no copy: the volume holds the model, checkpoints and scratch only."
+        )
+    text = (
+        "SageMaker copies every File channel onto the same ML storage volume before training "
+        "and keeps them there, so the volume must hold the sum of each File channel's largest "
+        "per-host shard (a FullyReplicated channel: its whole dataset), "
+        f"{format_bytes(volumes['file'].sizing.data_bytes)}: {volumes['file'].describe()}."
+    )
+    streaming = [volumes[m] for m in ("pipe", "fastfile") if volumes[m].counted]
+    if streaming:
+        text += " " + "; ".join(v.describe() for v in streaming).capitalize() + "."
+    else:
+        text += " With the job in Pipe or FastFile mode no channel is copied: the volume "
+        text += "holds the model, checkpoints and scratch only."
+    return text
+
+
 def volume_section(facts: Facts) -> list[Any]:
     """The Volume size section: VolumeSizeInGB per host for File and for Pipe or FastFile."""
     import pandas as pd
@@ -670,14 +715,11 @@ def volume_section(facts: Facts) -> list[Any]:
     given = ", ".join(settings.given) or "none"
     allowance_keys = ("model_gb", "checkpoint_gb", "scratch_gb", "headroom")
     defaults = [k for k in allowance_keys if k not in settings.given]
-    host = "" if facts.largest_shard_host is None else f" (host {facts.largest_shard_host})"
     blocks: list[Any] = [
         Heading(1, "Volume size per host"),
         Paragraph(
-            f"File mode copies a host's shard onto its ML storage volume before training; the "
-            f"largest shard{host} is {format_bytes(facts.largest_shard_bytes)}. Pipe and "
-            "FastFile keep no copy: the volume holds the model, checkpoints and scratch only. "
-            f"Allowances from the scenario's [report] section (given: {given}; defaults for "
+            _volume_data_sentences(facts)
+            + f" Allowances from the scenario's [report] section (given: {given}; defaults for "
             f"{', '.join(defaults) or 'none'})."
         ),
     ]
@@ -691,7 +733,11 @@ def volume_section(facts: Facts) -> list[Any]:
         },
         {
             "mode": "Pipe, FastFile",
-            "on the volume": "allowances",
+            "on the volume": (
+                format_bytes(artifacts.data_bytes) + " + allowances"
+                if artifacts.data_bytes
+                else "allowances"
+            ),
             "VolumeSizeInGB": artifacts.volume_gb,
             "gp2 MiB/s": artifacts.throughput_bps / 1024**2,
             "arithmetic": artifacts.formula(),
@@ -999,6 +1045,7 @@ _SECTIONS = (
     _overview,
     _answers,
     _platform_section,
+    channels_section,
     dataset_section,
     _modes_section,
     skew_section,

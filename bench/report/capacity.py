@@ -8,7 +8,9 @@ and the volume also holds the model, checkpoints and scratch space, so::
 
     VolumeSizeInGB = ceil((largest shard + model + checkpoint + scratch) × (1 + headroom))
 
-in GiB, which is what EBS (and so ``VolumeSizeInGB``) counts. Pipe and FastFile keep no copy:
+in GiB, which is what EBS (and so ``VolumeSizeInGB``) counts. A job of several channels holds
+every File channel at once: the largest shard is then the sum over its File channels
+(``size_channels_volume``). Pipe and FastFile keep no copy:
 their volume holds the allowances alone. The throughput that size implies follows the gp2 rule
 (``GP2_RULE``, from ``GP2_SOURCE``); on instances with local NVMe the disk is fixed and
 ``VolumeSizeInGB`` does not apply, so the only question is whether the data fits.
@@ -30,7 +32,7 @@ Input mode. ``recommend_mode`` applies, in order:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bench.core.figures import JobFigures
@@ -124,6 +126,31 @@ def size_volume(data_bytes: int, allowances: Allowances) -> VolumeSizing:
         volume_gb=volume_gb,
         throughput_bps=gp2_throughput_bps(volume_gb),
     )
+
+
+@dataclass(frozen=True)
+class ChannelShard:
+    """One input channel's part of a host's volume when the job plays one mode: the data path
+    the channel plays then, and its largest per-host shard (a FullyReplicated channel: its
+    whole dataset)."""
+
+    name: str
+    data_path: str  # "file" | "pipe" | "fastfile"
+    largest_shard_bytes: int
+
+
+def size_channels_volume(
+    shards: Sequence[ChannelShard], allowances: Allowances
+) -> tuple[VolumeSizing, tuple[ChannelShard, ...]]:
+    """The ``VolumeSizeInGB`` of a job of several channels, and the channels it counts.
+
+    SageMaker downloads every File channel onto the same ML storage volume before training
+    and keeps them there, so the volume holds the sum of the File channels' largest shards
+    (each channel's busiest host, which may differ: a bound that holds on every host); Pipe
+    and FastFile channels keep no copy."""
+    counted = tuple(shard for shard in shards if shard.data_path == "file")
+    data_bytes = sum(shard.largest_shard_bytes for shard in counted)
+    return size_volume(data_bytes, allowances), counted
 
 
 def asked_volume(asked_gb: int, sizing: VolumeSizing) -> tuple[int, float, str | None]:

@@ -70,6 +70,7 @@ class RunData:
     sizes: np.ndarray  # int64, key order
     sizes_source: str
     settings: ReportSettings
+    channels: pd.DataFrame | None = None  # channels.csv of a run of several channels
 
     @property
     def modes(self) -> list[str]:
@@ -105,7 +106,10 @@ def load_run(run_dir: Path) -> RunData:
     else:
         settings = report_settings(summary.config.get("report"), where=where)
     sizes, source = dataset_sizes(summary, scenario, events)
-    return RunData(run_dir, summary, hosts, epochs, events, scenario, sizes, source, settings)
+    channels = _read_table(run_dir / "channels.csv")
+    return RunData(
+        run_dir, summary, hosts, epochs, events, scenario, sizes, source, settings, channels
+    )
 
 
 def scenario_from_summary(summary: RunSummary) -> Scenario | None:
