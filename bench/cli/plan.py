@@ -137,15 +137,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return run_job_plan(args)
     progress = progress_from(args)
     scenario = load_scenario(args.scenario, overrides=endpoint_overrides(args))
-    sizes = planning.plan_sizes(
+    # Each channel's sizes as one channel's are read; the first is the training channel's.
+    channels = planning.plan_channel_sizes(
         scenario,
         results_root=args.results,
         relist=args.relist,
         progress=progress,
         aws_profile=args.profile,
     )
-    if sizes.listing_age_s is not None and sizes.listing_age_s > 0 and not args.json:
-        print(f"dataset: {sizes.source}", file=sys.stderr)
+    for name, found in channels.items():
+        if found.listing_age_s is not None and found.listing_age_s > 0 and not args.json:
+            label = f"channel {name}" if scenario.several_channels else "dataset"
+            print(f"{label}: {found.source}", file=sys.stderr)
+    sizes = next(iter(channels.values()))
     context = planning.plan_context(
         scenario,
         sizes.sizes,
@@ -153,6 +157,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         profile=args.storage_profile,
         instance=args.instance,
         platform=args.platform,
+        channels=channels if scenario.several_channels else None,
     )
     counts = args.hosts or [scenario.cluster.hosts]
     steps = _Steps(len(counts) + 9, progress)
@@ -184,16 +189,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if sweep:
         print(format_sweep(sweep))
         print()
+    what = f"{context.job_objects:,} objects, {format_bytes(context.job_bytes)}"
+    if answer.channels:
+        what += f" in {len(answer.channels)} channels"
     print(
         format_answers(
             answer,
             context.instance,
             title=f"Answers (plan: the model on {context.profile.name}, platform "
             f"{context.platform_name or 'none'}, "
-            f"{answer.hosts} × {context.instance.name}, {context.objects:,} objects, "
-            f"{format_bytes(context.total_bytes)}; nothing measured)",
+            f"{answer.hosts} × {context.instance.name}, {what}; nothing measured)",
         )
     )
+    if answer.channels:
+        print()
+        print(format_channels(answer))
     print(f"plan: {plan_dir}")
     print(f"report: {written[0]}  ({written[1].name}: self-contained, plots embedded)")
     return 0
@@ -258,6 +268,20 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
         )
     phases_line += "; cost = hosts × billable × hourly price + requests"
     return "\n".join([title, table, phases_line, line, *ruled_out, volume_line(instance, answer)])
+
+
+def format_channels(answer: HostsAnswer) -> str:
+    """The job's channels: a row per channel and job mode, with the data path it plays and its
+    first data and end on the job's clock (seconds from the job's start, as the Answers)."""
+    from bench.report.plan import channels_frame
+
+    return "\n".join(
+        [
+            "Channels (the job's clock: seconds from the job's start; a validation channel "
+            "makes one pass after each training epoch)",
+            format_table(channels_frame(answer)),
+        ]
+    )
 
 
 def format_sweep(sweep: list[HostsAnswer]) -> str:

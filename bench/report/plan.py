@@ -56,6 +56,8 @@ def write_plan_report(
     document = Document(f"Capacity plan: {context.scenario.name}")
     document.add(*_overview(context, answer))
     document.add(*_answers(context, answer))
+    if answer.channels:
+        document.add(*_channels_section(context, answer))
     if sweep:
         document.add(*_sweep_section(context, sweep, sweep_plot))
 
@@ -247,6 +249,57 @@ def _answers(context: PlanContext, answer: HostsAnswer) -> list[Any]:
     if warning:
         blocks.append(Alert(warning))
     return blocks
+
+
+def channels_frame(answer: HostsAnswer) -> pd.DataFrame:
+    """A job's channels: a row per channel and job mode, with the data path the channel plays
+    then, its size, and its first data, mean pass and end in seconds from the job's start."""
+    import pandas as pd
+
+    rows = [
+        {
+            "channel": name,
+            "role": channel.role,
+            "job mode": mode,
+            "data path": figures.data_path,
+            "objects": channel.objects,
+            "bytes": format_bytes(channel.bytes),
+            "startup_s": figures.startup_s,
+            "epoch_s": figures.epoch_s,
+            "end_s": figures.end_s,
+            "GETs": figures.gets,
+        }
+        for name, channel in answer.channels.items()
+        for mode, figures in channel.modes.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _channels_section(context: PlanContext, answer: HostsAnswer) -> list[Any]:
+    """The job's channels, and which sections below are the training channel's alone."""
+    training = next(iter(answer.channels))
+    sources = [f"{name}: sizes {source}" for name, source in context.channel_sources.items()]
+    return [
+        Heading(1, "Channels"),
+        Paragraph(
+            f"The job reads {len(answer.channels)} channels, as a live run plays them: each "
+            "host first copies every File channel and lists every FastFile channel, one after "
+            f"another; then every epoch trains on **{training}** and makes one pass over each "
+            "other channel at the same compute rate. The Answers above are that job's: every "
+            "channel modelled on its own data path and composed host by host, then placed in "
+            "the platform's phases (File's Downloading copies every channel that plays File, "
+            "FastFile's lists every channel that plays FastFile). VolumeSizeInGB holds the "
+            "largest shard of every channel that plays File. Times below are seconds from the "
+            "job's start, as the Answers'."
+        ),
+        Table(format_frame(channels_frame(answer))),
+        bullets(sources),
+        Alert(
+            f"The dataset, skew, what-if and startup sections below are those of the training "
+            f"channel **{training}** alone; the volume section counts every channel that plays "
+            "File in File mode (its largest shard is their sum)."
+        ),
+    ]
 
 
 def _phases_text(context: PlanContext) -> str:
