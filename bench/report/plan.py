@@ -191,8 +191,15 @@ def _overview(context: PlanContext, answer: HostsAnswer) -> list[Any]:
         Paragraph(
             f"A **plan** for scenario **{scenario.name}**: every figure comes from the timeline "
             f"model on storage profile **{context.profile.name}**; nothing was measured and no "
-            f"data was moved. {context.objects:,} objects, "
-            f"{format_bytes(context.total_bytes)}; {answer.hosts} × {context.instance.name}, "
+            f"data was moved. {context.job_objects:,} objects, "
+            f"{format_bytes(context.job_bytes)}"
+            + (
+                f" in {len(answer.channels)} channels (Channels below; the training channel's "
+                "sharding here)"
+                if answer.channels
+                else ""
+            )
+            + f"; {answer.hosts} × {context.instance.name}, "
             f"{distribution.type}"
             + (f" ({distribution.assignment})" if distribution.type == "ShardedByS3Key" else "")
             + f"; {scenario.training.epochs} epoch(s); compute "
@@ -294,9 +301,9 @@ def _channels_section(context: PlanContext, answer: HostsAnswer) -> list[Any]:
         ),
         Table(format_frame(channels_frame(answer))),
         bullets(sources),
-        Alert(
-            f"The dataset, skew, what-if and startup sections below are those of the training "
-            f"channel **{training}** alone; the volume section counts every channel that plays "
+        Paragraph(
+            f"**The dataset, skew, what-if and startup sections below are those of the training "
+            f"channel {training} alone**; the volume section counts every channel that plays "
             "File in File mode (its largest shard is their sum)."
         ),
     ]
@@ -448,8 +455,8 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
         "no endpoint was contacted"
         + (" except to list the dataset" if scenario.dataset.source == "s3" else "")
         + ".",
-        f"**Dataset:** {context.objects:,} objects, {format_bytes(context.total_bytes)}; sizes "
-        f"{context.sizes_source}.",
+        f"**Dataset{_training_channel(answer)}:** {context.objects:,} objects, "
+        f"{format_bytes(context.total_bytes)}; sizes {context.sizes_source}.",
         _compute_assumption(context),
         _concurrency_assumption(context),
         _readers_assumption(context),
@@ -468,6 +475,11 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
     ]
     items += [f"Not drawn: {note}" for note in facts.notes]
     return [Heading(1, "Assumptions"), bullets(items)]
+
+
+def _training_channel(answer: HostsAnswer) -> str:
+    """ " (training channel NAME)" for a job of several channels, else nothing."""
+    return f" (training channel {next(iter(answer.channels))})" if answer.channels else ""
 
 
 def _origin(key: str, keys: set[str]) -> str:
