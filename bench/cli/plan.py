@@ -29,8 +29,9 @@ from bench.cli.common import (
 from bench.units import format_bytes
 
 if TYPE_CHECKING:
-    from bench.analysis.plan import HostsAnswer
+    from bench.analysis.plan import HostsAnswer, PlanContext
     from bench.config.profile import Instance
+    from bench.config.scenario import Scenario
 
 MAX_SWEEP_COUNTS = 16
 
@@ -137,28 +138,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return run_job_plan(args)
     progress = progress_from(args)
     scenario = load_scenario(args.scenario, overrides=endpoint_overrides(args))
-    # Each channel's sizes as one channel's are read; the first is the training channel's.
-    channels = planning.plan_channel_sizes(
-        scenario,
-        results_root=args.results,
-        relist=args.relist,
-        progress=progress,
-        aws_profile=args.profile,
-    )
-    for name, found in channels.items():
-        if found.listing_age_s is not None and found.listing_age_s > 0 and not args.json:
-            label = f"channel {name}" if scenario.several_channels else "dataset"
-            print(f"{label}: {found.source}", file=sys.stderr)
-    sizes = next(iter(channels.values()))
-    context = planning.plan_context(
-        scenario,
-        sizes.sizes,
-        sizes_source=sizes.source,
-        profile=args.storage_profile,
-        instance=args.instance,
-        platform=args.platform,
-        channels=channels if scenario.several_channels else None,
-    )
+    context = read_context(args, scenario, progress)
     counts = args.hosts or [scenario.cluster.hosts]
     steps = _Steps(len(counts) + 9, progress)
     try:
@@ -207,6 +187,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"plan: {plan_dir}")
     print(f"report: {written[0]}  ({written[1].name}: self-contained, plots embedded)")
     return 0
+
+
+def read_context(args: argparse.Namespace, scenario: Scenario, progress: Any) -> PlanContext:
+    """Every channel's sizes, read as one channel's are (the first is the training channel's),
+    and the plan's context; an old listing's age is said on stderr."""
+    from bench.analysis import plan as planning
+
+    channels = planning.plan_channel_sizes(
+        scenario,
+        results_root=args.results,
+        relist=args.relist,
+        progress=progress,
+        aws_profile=args.profile,
+    )
+    for name, found in channels.items():
+        if found.listing_age_s is not None and found.listing_age_s > 0 and not args.json:
+            label = f"channel {name}" if scenario.several_channels else "dataset"
+            print(f"{label}: {found.source}", file=sys.stderr)
+    sizes = next(iter(channels.values()))
+    return planning.plan_context(
+        scenario,
+        sizes.sizes,
+        sizes_source=sizes.source,
+        profile=args.storage_profile,
+        instance=args.instance,
+        platform=args.platform,
+        channels=channels if scenario.several_channels else None,
+    )
 
 
 def chosen_answer(sweep: list[HostsAnswer]) -> HostsAnswer:
