@@ -225,17 +225,13 @@ def scenario_phases(
 
     platform = platform or scenario_platform(scenario)
     sizes = np.asarray(sizes, dtype=np.int64)
-    several = bool(channel_sizes) and scenario.several_channels
-    if several:
-        assert channel_sizes is not None
-        file_bytes = file_shard_bytes(scenario, channel_sizes, "file")
-    else:
-        file_bytes = largest_shard_bytes(scenario, sizes)
-    model = _ModelStorage.of(scenario, profile, platform, instance, file_bytes)
     sent = upload_allowance_bytes(scenario.report) if upload_bytes is None else upload_bytes
-    if several:
-        assert channel_sizes is not None
+    if channel_sizes and scenario.several_channels:
+        file_bytes = file_shard_bytes(scenario, channel_sizes, "file")
+        model = _ModelStorage.of(scenario, profile, platform, instance, file_bytes)
         return _channels_phases(scenario, channel_sizes, model, platform, sent)
+    file_bytes = largest_shard_bytes(scenario, sizes)
+    model = _ModelStorage.of(scenario, profile, platform, instance, file_bytes)
     from bench.analysis.inputs import model_arguments
     from bench.core.model import model_job
 
