@@ -87,3 +87,27 @@ def keys_in_bucket(scenario: Scenario, channel: Channel, sizes: Mapping[str, np.
     """The objects of every channel stored in ``channel``'s bucket."""
     bucket = channel.dataset.bucket
     return sum(int(np.size(sizes[c.name])) for c in scenario.channels if c.dataset.bucket == bucket)
+
+
+def largest_shard_bytes(scenario: Scenario, sizes: np.ndarray) -> int:
+    """The bytes on the busiest host of a one-channel scenario: what File mode copies onto it
+    (``FullyReplicated``: the whole dataset)."""
+    from bench.core.sharding import loads
+    from bench.vocabulary import sharded_strategy
+
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if scenario.distribution.type == "FullyReplicated":
+        return int(sizes.sum())
+    strategy = sharded_strategy(scenario.distribution.assignment)
+    per_host, _ = loads(strategy, sizes, scenario.cluster.hosts)
+    return int(per_host.max()) if per_host.size else 0
+
+
+def file_shard_bytes(scenario: Scenario, sizes: Mapping[str, np.ndarray], job_mode: str) -> int:
+    """What the File volume holds when the job plays ``job_mode``: the sum of the largest shard
+    of every channel that plays File then (each host's copies are kept side by side)."""
+    return sum(
+        largest_shard_bytes(scenario.channel_scenario(channel), sizes[channel.name])
+        for channel in scenario.channels
+        if channel.mode_in(job_mode) == "file"
+    )

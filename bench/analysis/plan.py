@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +116,28 @@ def plan_sizes(
     _write_listing(cache, scenario, keys, sizes)
     how = f"listed from s3://{ds.bucket}/{ds.prefix} just now, kept in {cache}"
     return PlanSizes(np.asarray(sizes, dtype=np.int64), how, cache, 0.0)
+
+
+def plan_channel_sizes(
+    scenario: Scenario,
+    *,
+    results_root: Path,
+    relist: bool = False,
+    progress: Progress | bool = False,
+    aws_profile: str | None = None,
+) -> dict[str, PlanSizes]:
+    """Every channel's sizes by channel name, training channel first: ``plan_sizes`` of the
+    scenario narrowed to each channel."""
+    return {
+        channel.name: plan_sizes(
+            scenario.channel_scenario(channel),
+            results_root=results_root,
+            relist=relist,
+            progress=progress,
+            aws_profile=aws_profile,
+        )
+        for channel in scenario.channels
+    }
 
 
 def _list_live(
@@ -311,6 +333,55 @@ def phased_answer(
 
 
 @dataclass(frozen=True)
+class ChannelMode:
+    """One channel of a job when the job plays one mode, in seconds from the job's start (the
+    Answers' clock): ``startup_s`` its first data (a File channel: the end of every copy),
+    ``end_s`` the end of its last pass, ``epoch_s`` its mean pass."""
+
+    data_path: str  # the data path the channel plays in that job mode
+    startup_s: float
+    epoch_s: float
+    end_s: float
+    gets: int
+    lists: int
+    bytes_fetched: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "data_path": self.data_path,
+            "startup_s": _json_number(self.startup_s),
+            "epoch_s": _json_number(self.epoch_s),
+            "end_s": _json_number(self.end_s),
+            "gets": self.gets,
+            "lists": self.lists,
+            "bytes_fetched": self.bytes_fetched,
+        }
+
+
+@dataclass(frozen=True)
+class ChannelAnswer:
+    """One channel of a job of several channels: what it is and its figures per job mode."""
+
+    name: str
+    role: str
+    input_mode: str | None  # None: it plays the job's mode
+    distribution: str
+    objects: int
+    bytes: int
+    modes: dict[str, ChannelMode]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "input_mode": self.input_mode,
+            "distribution": self.distribution,
+            "objects": self.objects,
+            "bytes": self.bytes,
+            "modes": {mode: figures.to_json() for mode, figures in self.modes.items()},
+        }
+
+
+@dataclass(frozen=True)
 class HostsAnswer:
     """Every mode's answer at one host count, and what the capacity rules make of it."""
 
@@ -321,6 +392,7 @@ class HostsAnswer:
     file_volume: VolumeSizing
     artifacts_volume: VolumeSizing
     platform: str | None = None  # whose phases surround the data path; None: no platform
+    channels: dict[str, ChannelAnswer] = field(default_factory=dict)  # several channels only
 
     @property
     def recommended_mode(self) -> str | None:
@@ -346,6 +418,10 @@ class PlanContext:
     container_bytes: int
     platform: Platform = NONE  # the training platform whose phases surround the data path
     notes: list[str] = field(default_factory=list)
+    # A job of several channels: each channel's sizes and their source, by channel name
+    # (``sizes`` and ``sizes_source`` are then the training channel's).
+    channel_sizes: dict[str, np.ndarray] = field(default_factory=dict)
+    channel_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def objects(self) -> int:
@@ -354,6 +430,34 @@ class PlanContext:
     @property
     def total_bytes(self) -> int:
         return int(self.sizes.sum()) if self.sizes.size else 0
+
+    @property
+    def several_channels(self) -> bool:
+        """A job of several channels, planned as the job."""
+        return self.scenario.several_channels and len(self.channel_sizes) > 1
+
+    @property
+    def job_objects(self) -> int:
+        """Every channel's objects (the training channel's alone for one channel)."""
+        if not self.several_channels:
+            return self.objects
+        return sum(int(sizes.size) for sizes in self.channel_sizes.values())
+
+    @property
+    def job_bytes(self) -> int:
+        """Every channel's bytes (the training channel's alone for one channel)."""
+        if not self.several_channels:
+            return self.total_bytes
+        return sum(int(sizes.sum()) for sizes in self.channel_sizes.values() if sizes.size)
+
+    def file_bytes(self, scenario: Scenario, mode: str) -> int:
+        """What File copies onto each host's volume when the job plays ``mode`` on
+        ``scenario`` (this plan's at some host count): every channel that plays File then."""
+        from bench.analysis.channels import file_shard_bytes, largest_shard_bytes
+
+        if self.several_channels:
+            return file_shard_bytes(scenario, self.channel_sizes, mode)
+        return largest_shard_bytes(scenario, self.sizes) if mode == "file" else 0
 
     @property
     def platform_name(self) -> str | None:
@@ -385,11 +489,14 @@ def plan_context(
     profile: str | None = None,
     instance: str | None = None,
     platform: str | Path | None = None,
+    channels: Mapping[str, PlanSizes] | None = None,
 ) -> PlanContext:
     """Resolve the profile (``--profile-file``, else ``report.model_profile``), the instance
     (``--instance``, else ``cluster.instance``; a preset or the scenario's own figures) and the
     platform (``--platform``, else the scenario's ``platform.name``, else ``sagemaker``; a
-    relative path is found from the working folder, a scenario's from its folder)."""
+    relative path is found from the working folder, a scenario's from its folder).
+    ``channels``: each channel's sizes by name for a job of several channels (``sizes`` then
+    the training channel's), as ``plan_channel_sizes`` reads them."""
     from bench.config.platform import load_platform
     from bench.config.profile import load_instances, load_profile, resolve_instance
     from bench.report.rundata import settings_from_config
@@ -426,6 +533,8 @@ def plan_context(
         allowances=settings.allowances,
         container_bytes=settings.container_bytes,
         platform=resolved_platform,
+        channel_sizes={name: found.sizes for name, found in (channels or {}).items()},
+        channel_sources={name: found.source for name, found in (channels or {}).items()},
     )
 
 
@@ -461,22 +570,29 @@ def baseline_variant(context: PlanContext, hosts: int, *, name: str = "as planne
 def plan_hosts(context: PlanContext, hosts: int) -> HostsAnswer:
     """Every mode's answer at ``hosts`` hosts: the model's timeline placed in the platform's
     phases (``bench.analysis.platform.scenario_phases``), cost for the billable time, volume
-    size and the recommended mode. The one place a host count becomes an answer."""
+    size and the recommended mode. The one place a host count becomes an answer.
+
+    A job of several channels is answered as the job: its channels modelled and composed, the
+    File volume holding every channel that plays File (``PlanContext.file_bytes``), and each
+    channel's own figures on the job's clock in ``HostsAnswer.channels``."""
     from bench.analysis.platform import scenario_phases
     from bench.report import whatif
 
-    variant = baseline_variant(context, hosts)
-    largest = whatif.max_host_bytes(variant)
-    file_volume = capacity.size_volume(largest, context.allowances)
-    artifacts_volume = capacity.size_volume(0, context.allowances)
     # A plan answers every mode, whatever modes the scenario plays.
     scenario = dataclasses.replace(context.at_hosts(hosts), modes=MODES)
+    # What File copies per host; Pipe and FastFile keep only channels pinned to File.
+    volumes = {
+        mode: capacity.size_volume(context.file_bytes(scenario, mode), context.allowances)
+        for mode in ("file", "pipe")
+    }
+    file_volume, artifacts_volume = volumes["file"], volumes["pipe"]
     modelled = scenario_phases(
         scenario,
         context.sizes,
         profile=context.profile,
         platform=context.platform,
         instance=context.instance,
+        channel_sizes=context.channel_sizes if context.several_channels else None,
     )
     modes: dict[str, ModeAnswer] = {}
     for mode in MODES:
@@ -498,6 +614,7 @@ def plan_hosts(context: PlanContext, hosts: int) -> HostsAnswer:
             request_usd=request_usd,
             volume_size_gb=volume.volume_gb,
         )
+    largest = file_volume.data_bytes
     recommendation = capacity.recommend_mode(
         decision_figures(context, largest, file_volume, {m: a.figures() for m, a in modes.items()})
     )
@@ -509,7 +626,43 @@ def plan_hosts(context: PlanContext, hosts: int) -> HostsAnswer:
         file_volume,
         artifacts_volume,
         platform=context.platform_name,
+        channels=channel_answers(context, modelled, modes) if context.several_channels else {},
     )
+
+
+def channel_answers(
+    context: PlanContext, modelled: dict[str, Any], modes: dict[str, ModeAnswer]
+) -> dict[str, ChannelAnswer]:
+    """Each channel of a job of several channels, per job mode, on the job's clock: the
+    model's composed timeline shifted so that the job's first step falls where the mode's
+    answer puts it (after the platform's phases)."""
+    out: dict[str, ChannelAnswer] = {}
+    for index, channel in enumerate(context.scenario.channels):
+        per_mode: dict[str, ChannelMode] = {}
+        for mode, answer in modes.items():
+            composed = modelled[mode].channels
+            figures = composed.channels[index].job()
+            shift = answer.startup_s - answer.model_figures().startup_s
+            per_mode[mode] = ChannelMode(
+                data_path=channel.mode_in(mode),
+                startup_s=figures.startup_s + shift,
+                epoch_s=figures.epoch_s,
+                end_s=figures.end_s + shift,
+                gets=figures.gets,
+                lists=figures.lists,
+                bytes_fetched=figures.bytes_fetched,
+            )
+        sizes = context.channel_sizes[channel.name]
+        out[channel.name] = ChannelAnswer(
+            name=channel.name,
+            role=channel.role,
+            input_mode=channel.input_mode,
+            distribution=channel.distribution.type,
+            objects=int(sizes.size),
+            bytes=int(sizes.sum()) if sizes.size else 0,
+            modes=per_mode,
+        )
+    return out
 
 
 def decision_figures(
@@ -648,8 +801,9 @@ def plot_sweep(answers: Sequence[HostsAnswer], path_stem: Path) -> list[Path]:
 
 
 def answer_json(context: PlanContext, answer: HostsAnswer) -> dict[str, Any]:
-    """The plan's answer at one host count in the published shape (schema_version 1)."""
-    return {
+    """The plan's answer at one host count in the published shape (schema_version 1); a job of
+    several channels adds ``channels``: each channel's figures per job mode."""
+    out = {
         "schema_version": SCHEMA_VERSION,
         "hosts": answer.hosts,
         "instance": context.instance.name,
@@ -661,6 +815,10 @@ def answer_json(context: PlanContext, answer: HostsAnswer) -> dict[str, Any]:
         "volume_type": context.volume_kind,
         "modes": {mode: figures.to_json() for mode, figures in answer.modes.items()},
     }
+    if answer.channels:
+        # A job of several channels: "modes" are the job's, "dataset" its training channel's.
+        out["channels"] = {name: channel.to_json() for name, channel in answer.channels.items()}
+    return out
 
 
 def plan_json(

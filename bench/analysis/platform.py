@@ -22,6 +22,8 @@ startup, Training the rest, nothing is billed before or after. Pure functions, n
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +119,7 @@ def phases(
     volume_bps: float = 0.0,
     nic_bps: float = 0.0,
     upload_bytes: float = 0.0,
+    listed_objects: int | None = None,
 ) -> Phases:
     """``mode``'s job in platform phases.
 
@@ -126,7 +129,10 @@ def phases(
     the largest shard as numbers); ``channel_objects`` the keys under the channel's prefix (what
     FastFile lists on every host). ``volume_bps`` is the File volume's throughput
     (``volume_throughput_bps``; 0 = no cap), ``nic_bps`` the instance's; ``upload_bytes`` what
-    Uploading sends (model and output).
+    Uploading sends (model and output). ``listed_objects`` are the keys FastFile lists before
+    the first step (default: ``channel_objects`` in FastFile mode, none in the others; a job of
+    several channels: those of every channel that plays FastFile, whatever the job's mode), and
+    ``listing_s`` is then the model's listing of them all.
     """
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: allowed: {', '.join(MODES)}")
@@ -141,19 +147,25 @@ def phases(
     if not platform.phased:
         return Phases(mode, 0.0, startup_s, training_s, 0.0, startup_s)
     image_s = platform.image_s
+    if listed_objects is None:
+        listed_objects = channel_objects if mode == "fastfile" else 0
+    listing = own_listing = 0.0
+    if listed_objects or mode == "fastfile":
+        # The platform's listing stands in Downloading for the model's own.
+        rate = platform.fastfile_list_keys_per_s
+        listing = listed_objects / rate if rate > 0 else listing_s
+        own_listing = listing_s
     if mode == "file":
-        downloading = file_download_s(
+        downloading = listing + file_download_s(
             platform, objects, bytes_per_host, volume_bps=volume_bps, nic_bps=nic_bps
         )
         before_first_step = image_s
     elif mode == "pipe":
-        downloading = platform.pipe_fixed_s
-        before_first_step = image_s + startup_s
+        downloading = platform.pipe_fixed_s + listing
+        before_first_step = image_s + max(0.0, startup_s - own_listing)
     else:
-        rate = platform.fastfile_list_keys_per_s
-        listing = channel_objects / rate if rate > 0 else listing_s
         downloading = platform.fastfile_fixed_s + listing
-        before_first_step = image_s + max(0.0, startup_s - listing_s)
+        before_first_step = image_s + max(0.0, startup_s - own_listing)
     uploading = platform.uploading_fixed_s
     if upload_bytes and platform.uploading_bandwidth_bps > 0:
         uploading += upload_bytes / platform.uploading_bandwidth_bps
@@ -180,9 +192,10 @@ class ModelledMode:
     """One mode of a scenario as the model and the platform see it."""
 
     phases: Phases
-    result: Any  # bench.core.model.ModeResult
+    result: Any  # bench.core.model.ModeResult: the job's (its channels composed)
     volume_gb: int  # the volume File writes to (asked for, or recommended)
     volume_bps: float  # its throughput (0: not a cap, e.g. local NVMe)
+    channels: Any = None  # bench.core.model.ChannelsResult of a job of several channels
 
 
 def scenario_phases(
@@ -193,6 +206,7 @@ def scenario_phases(
     platform: Platform | None = None,
     upload_bytes: float | None = None,
     instance: Any = None,
+    channel_sizes: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, ModelledMode]:
     """Every mode of ``scenario`` on storage ``profile``, placed in ``platform``'s phases
     (default: the scenario's, ``bench.config.platform.scenario_platform``).
@@ -200,66 +214,143 @@ def scenario_phases(
     The model runs with the instance's NIC (``instance``, default the ``instances.toml`` preset
     of ``cluster.instance``) and, for File, the volume the user asks for
     (``cluster.volume_size_gb``) or else the recommended one, whose gp2 throughput caps the
-    copy; ``upload_bytes`` defaults to ``upload_allowance_bytes``."""
-    import dataclasses
+    copy; ``upload_bytes`` defaults to ``upload_allowance_bytes``.
 
-    from bench.analysis.inputs import model_arguments, scenario_storage
+    With ``channel_sizes`` (each channel's sizes by name) a scenario of several channels is the
+    job that plays them all (``bench.analysis.channels.model_channels``): the composed job is
+    placed in the phases, File's copy and volume hold every channel that plays File, and
+    FastFile's listing lists every channel that plays FastFile."""
+    from bench.analysis.channels import file_shard_bytes, largest_shard_bytes
     from bench.config.platform import scenario_platform
-    from bench.config.profile import load_instances
-    from bench.core.model import model_job
-    from bench.core.sharding import loads
-    from bench.report.capacity import Allowances, asked_volume, size_volume
 
     platform = platform or scenario_platform(scenario)
     sizes = np.asarray(sizes, dtype=np.int64)
-    instance = instance or load_instances().get(scenario.cluster.instance)
-    nic = scenario.cluster.nic_bandwidth_bps or (instance.nic_bps if instance else 0.0)
-    nvme = instance.local_nvme_gib if instance else 0.0
-    hosts = scenario.cluster.hosts
-    if scenario.distribution.type == "FullyReplicated":
-        largest = int(sizes.sum())
-    else:
-        from bench.vocabulary import sharded_strategy
+    sent = upload_allowance_bytes(scenario.report) if upload_bytes is None else upload_bytes
+    if channel_sizes and scenario.several_channels:
+        file_bytes = file_shard_bytes(scenario, channel_sizes, "file")
+        model = _ModelStorage.of(scenario, profile, platform, instance, file_bytes)
+        return _channels_phases(scenario, channel_sizes, model, platform, sent)
+    file_bytes = largest_shard_bytes(scenario, sizes)
+    model = _ModelStorage.of(scenario, profile, platform, instance, file_bytes)
+    from bench.analysis.inputs import model_arguments
+    from bench.core.model import model_job
 
-        per_host, _ = loads(sharded_strategy(scenario.distribution.assignment), sizes, hosts)
-        largest = int(per_host.max())
-    report = scenario.report
-    allowances = Allowances(
-        report.model_gb, report.checkpoint_gb, report.scratch_gb, report.headroom
-    )
-    volume_gb, _, _ = asked_volume(
-        scenario.cluster.volume_size_gb, size_volume(largest, allowances)
-    )
-    kind = platform.volume_kind if platform.phased else profile.volume_kind
-    volume_bps = volume_throughput_bps(kind, volume_gb, local_nvme_gib=nvme)
-    storage = scenario_storage(profile, scenario, keys_in_bucket=int(sizes.size))
-    storage = dataclasses.replace(
-        storage,
-        nic_bps=min([c for c in (storage.nic_bps, nic) if c > 0], default=0.0),
-        volume_write_bps=volume_bps,
-        volume_read_bps=volume_bps,
-    )
+    storage = model.storage_for(scenario, int(sizes.size))
     results = model_job(storage=storage, **model_arguments(scenario, sizes))
-    sent = upload_allowance_bytes(report) if upload_bytes is None else upload_bytes
     out = {}
     for mode, result in results.items():
+        out[mode] = model.placed(
+            mode,
+            result,
+            objects=result.objects,
+            bytes_per_host=result.bytes,
+            channel_objects=int(sizes.size),
+            platform=platform,
+            upload_bytes=sent,
+        )
+    return out
+
+
+def _channels_phases(
+    scenario: Any,
+    channel_sizes: Mapping[str, np.ndarray],
+    model: _ModelStorage,
+    platform: Platform,
+    upload_bytes: float,
+) -> dict[str, ModelledMode]:
+    """The job of several channels, composed by the model, in the platform's phases."""
+    from bench.analysis.channels import model_channels
+
+    composed = model_channels(scenario, channel_sizes, model.storage_for)
+    out = {}
+    for mode, job in composed.items():
+        playing = list(zip(scenario.channels, job.channels, strict=True))
+        copied = [result for channel, result in playing if channel.mode_in(mode) == "file"]
+        hosts = np.shape(job.job.objects)
+        listed = sum(
+            int(np.size(channel_sizes[channel.name]))
+            for channel, _ in playing
+            if channel.mode_in(mode) == "fastfile"
+        )
+        placed = model.placed(
+            mode,
+            job.job,
+            objects=np.sum([r.objects for r in copied], axis=0) if copied else np.zeros(hosts),
+            bytes_per_host=np.sum([r.bytes for r in copied], axis=0) if copied else np.zeros(hosts),
+            channel_objects=int(np.size(channel_sizes[scenario.channels[0].name])),
+            listed_objects=listed,
+            platform=platform,
+            upload_bytes=upload_bytes,
+        )
+        out[mode] = dataclasses.replace(placed, channels=job)
+    return out
+
+
+@dataclass(frozen=True)
+class _ModelStorage:
+    """The storage the model of a scenario's channels sees: the profile capped by the
+    instance's NIC, and the File volume's throughput."""
+
+    scenario: Any
+    profile: Any
+    nic_bps: float
+    volume_gb: int
+    volume_bps: float
+
+    @classmethod
+    def of(
+        cls, scenario: Any, profile: Any, platform: Platform, instance: Any, file_bytes: int
+    ) -> _ModelStorage:
+        """For ``scenario`` whose File volume holds ``file_bytes`` of data per host."""
+        from bench.config.profile import load_instances
+        from bench.report.capacity import Allowances, asked_volume, size_volume
+
+        instance = instance or load_instances().get(scenario.cluster.instance)
+        nic = scenario.cluster.nic_bandwidth_bps or (instance.nic_bps if instance else 0.0)
+        nvme = instance.local_nvme_gib if instance else 0.0
+        report = scenario.report
+        allowances = Allowances(
+            report.model_gb, report.checkpoint_gb, report.scratch_gb, report.headroom
+        )
+        volume_gb, _, _ = asked_volume(
+            scenario.cluster.volume_size_gb, size_volume(file_bytes, allowances)
+        )
+        kind = platform.volume_kind if platform.phased else profile.volume_kind
+        volume_bps = volume_throughput_bps(kind, volume_gb, local_nvme_gib=nvme)
+        return cls(scenario, profile, nic, volume_gb, volume_bps)
+
+    @property
+    def link_bps(self) -> float:
+        """The NIC the model reads through: the profile's, the scenario's and the instance's
+        (the same for every channel: the cap does not depend on the bucket)."""
+        return float(self.storage_for(self.scenario, 1).nic_bps)
+
+    def storage_for(self, scenario: Any, keys_in_bucket: int) -> Any:
+        """The storage a one-channel ``scenario`` sees with ``keys_in_bucket`` in its bucket."""
+        from bench.analysis.inputs import scenario_storage
+
+        storage = scenario_storage(self.profile, scenario, keys_in_bucket=keys_in_bucket)
+        return dataclasses.replace(
+            storage,
+            nic_bps=min([c for c in (storage.nic_bps, self.nic_bps) if c > 0], default=0.0),
+            volume_write_bps=self.volume_bps,
+            volume_read_bps=self.volume_bps,
+        )
+
+    def placed(self, mode: str, result: Any, **placement: Any) -> ModelledMode:
+        """One mode's model result in the platform's phases (``phases``' other arguments)."""
         job = result.job()
-        out[mode] = ModelledMode(
+        return ModelledMode(
             phases=phases(
                 mode,
                 startup_s=job.startup_s,
                 training_s=max(0.0, job.end_s - job.startup_s),
-                objects=result.objects,
-                bytes_per_host=result.bytes,
-                channel_objects=int(sizes.size),
-                platform=platform,
                 listing_s=float(result.listing_s.max()) if result.listing_s.size else 0.0,
-                volume_bps=volume_bps,
-                nic_bps=storage.nic_bps,
-                upload_bytes=sent,
+                volume_bps=self.volume_bps,
+                nic_bps=self.link_bps,
+                **placement,
             ),
             result=result,
-            volume_gb=volume_gb,
-            volume_bps=volume_bps,
+            volume_gb=self.volume_gb,
+            volume_bps=self.volume_bps,
         )
-    return out

@@ -29,8 +29,9 @@ from bench.cli.common import (
 from bench.units import format_bytes
 
 if TYPE_CHECKING:
-    from bench.analysis.plan import HostsAnswer
+    from bench.analysis.plan import HostsAnswer, PlanContext
     from bench.config.profile import Instance
+    from bench.config.scenario import Scenario
 
 MAX_SWEEP_COUNTS = 16
 
@@ -137,23 +138,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return run_job_plan(args)
     progress = progress_from(args)
     scenario = load_scenario(args.scenario, overrides=endpoint_overrides(args))
-    sizes = planning.plan_sizes(
-        scenario,
-        results_root=args.results,
-        relist=args.relist,
-        progress=progress,
-        aws_profile=args.profile,
-    )
-    if sizes.listing_age_s is not None and sizes.listing_age_s > 0 and not args.json:
-        print(f"dataset: {sizes.source}", file=sys.stderr)
-    context = planning.plan_context(
-        scenario,
-        sizes.sizes,
-        sizes_source=sizes.source,
-        profile=args.storage_profile,
-        instance=args.instance,
-        platform=args.platform,
-    )
+    context = read_context(args, scenario, progress)
     counts = args.hosts or [scenario.cluster.hosts]
     steps = _Steps(len(counts) + 9, progress)
     try:
@@ -184,19 +169,52 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if sweep:
         print(format_sweep(sweep))
         print()
+    what = f"{context.job_objects:,} objects, {format_bytes(context.job_bytes)}"
+    if answer.channels:
+        what += f" in {len(answer.channels)} channels"
     print(
         format_answers(
             answer,
             context.instance,
             title=f"Answers (plan: the model on {context.profile.name}, platform "
             f"{context.platform_name or 'none'}, "
-            f"{answer.hosts} × {context.instance.name}, {context.objects:,} objects, "
-            f"{format_bytes(context.total_bytes)}; nothing measured)",
+            f"{answer.hosts} × {context.instance.name}, {what}; nothing measured)",
         )
     )
+    if answer.channels:
+        print()
+        print(format_channels(answer))
     print(f"plan: {plan_dir}")
     print(f"report: {written[0]}  ({written[1].name}: self-contained, plots embedded)")
     return 0
+
+
+def read_context(args: argparse.Namespace, scenario: Scenario, progress: Any) -> PlanContext:
+    """Every channel's sizes, read as one channel's are (the first is the training channel's),
+    and the plan's context; an old listing's age is said on stderr."""
+    from bench.analysis import plan as planning
+
+    channels = planning.plan_channel_sizes(
+        scenario,
+        results_root=args.results,
+        relist=args.relist,
+        progress=progress,
+        aws_profile=args.profile,
+    )
+    for name, found in channels.items():
+        if found.listing_age_s is not None and found.listing_age_s > 0 and not args.json:
+            label = f"channel {name}" if scenario.several_channels else "dataset"
+            print(f"{label}: {found.source}", file=sys.stderr)
+    sizes = next(iter(channels.values()))
+    return planning.plan_context(
+        scenario,
+        sizes.sizes,
+        sizes_source=sizes.source,
+        profile=args.storage_profile,
+        instance=args.instance,
+        platform=args.platform,
+        channels=channels if scenario.several_channels else None,
+    )
 
 
 def chosen_answer(sweep: list[HostsAnswer]) -> HostsAnswer:
@@ -258,6 +276,20 @@ def format_answers(answer: HostsAnswer, instance: Instance, *, title: str) -> st
         )
     phases_line += "; cost = hosts × billable × hourly price + requests"
     return "\n".join([title, table, phases_line, line, *ruled_out, volume_line(instance, answer)])
+
+
+def format_channels(answer: HostsAnswer) -> str:
+    """The job's channels: a row per channel and job mode, with the data path it plays and its
+    first data and end on the job's clock (seconds from the job's start, as the Answers)."""
+    from bench.report.plan import channels_frame
+
+    return "\n".join(
+        [
+            "Channels (the job's clock: seconds from the job's start; a validation channel "
+            "makes one pass after each training epoch)",
+            format_table(channels_frame(answer)),
+        ]
+    )
 
 
 def format_sweep(sweep: list[HostsAnswer]) -> str:

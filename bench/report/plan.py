@@ -56,6 +56,8 @@ def write_plan_report(
     document = Document(f"Capacity plan: {context.scenario.name}")
     document.add(*_overview(context, answer))
     document.add(*_answers(context, answer))
+    if answer.channels:
+        document.add(*_channels_section(context, answer))
     if sweep:
         document.add(*_sweep_section(context, sweep, sweep_plot))
 
@@ -189,8 +191,15 @@ def _overview(context: PlanContext, answer: HostsAnswer) -> list[Any]:
         Paragraph(
             f"A **plan** for scenario **{scenario.name}**: every figure comes from the timeline "
             f"model on storage profile **{context.profile.name}**; nothing was measured and no "
-            f"data was moved. {context.objects:,} objects, "
-            f"{format_bytes(context.total_bytes)}; {answer.hosts} × {context.instance.name}, "
+            f"data was moved. {context.job_objects:,} objects, "
+            f"{format_bytes(context.job_bytes)}"
+            + (
+                f" in {len(answer.channels)} channels (Channels below; the training channel's "
+                "sharding here)"
+                if answer.channels
+                else ""
+            )
+            + f"; {answer.hosts} × {context.instance.name}, "
             f"{distribution.type}"
             + (f" ({distribution.assignment})" if distribution.type == "ShardedByS3Key" else "")
             + f"; {scenario.training.epochs} epoch(s); compute "
@@ -247,6 +256,57 @@ def _answers(context: PlanContext, answer: HostsAnswer) -> list[Any]:
     if warning:
         blocks.append(Alert(warning))
     return blocks
+
+
+def channels_frame(answer: HostsAnswer) -> pd.DataFrame:
+    """A job's channels: a row per channel and job mode, with the data path the channel plays
+    then, its size, and its first data, mean pass and end in seconds from the job's start."""
+    import pandas as pd
+
+    rows = [
+        {
+            "channel": name,
+            "role": channel.role,
+            "job mode": mode,
+            "data path": figures.data_path,
+            "objects": channel.objects,
+            "bytes": format_bytes(channel.bytes),
+            "startup_s": figures.startup_s,
+            "epoch_s": figures.epoch_s,
+            "end_s": figures.end_s,
+            "GETs": figures.gets,
+        }
+        for name, channel in answer.channels.items()
+        for mode, figures in channel.modes.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _channels_section(context: PlanContext, answer: HostsAnswer) -> list[Any]:
+    """The job's channels, and which sections below are the training channel's alone."""
+    training = next(iter(answer.channels))
+    sources = [f"{name}: sizes {source}" for name, source in context.channel_sources.items()]
+    return [
+        Heading(1, "Channels"),
+        Paragraph(
+            f"The job reads {len(answer.channels)} channels, as a live run plays them: each "
+            "host first copies every File channel and lists every FastFile channel, one after "
+            f"another; then every epoch trains on **{training}** and makes one pass over each "
+            "other channel at the same compute rate. The Answers above are that job's: every "
+            "channel modelled on its own data path and composed host by host, then placed in "
+            "the platform's phases (File's Downloading copies every channel that plays File, "
+            "FastFile's lists every channel that plays FastFile). VolumeSizeInGB holds the "
+            "largest shard of every channel that plays File. Times below are seconds from the "
+            "job's start, as the Answers'."
+        ),
+        Table(format_frame(channels_frame(answer))),
+        bullets(sources),
+        Paragraph(
+            f"**The dataset, skew, what-if and startup sections below are those of the training "
+            f"channel {training} alone**; the volume section counts every channel that plays "
+            "File in File mode (its largest shard is their sum)."
+        ),
+    ]
 
 
 def _phases_text(context: PlanContext) -> str:
@@ -395,8 +455,8 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
         "no endpoint was contacted"
         + (" except to list the dataset" if scenario.dataset.source == "s3" else "")
         + ".",
-        f"**Dataset:** {context.objects:,} objects, {format_bytes(context.total_bytes)}; sizes "
-        f"{context.sizes_source}.",
+        f"**Dataset{_training_channel(answer)}:** {context.objects:,} objects, "
+        f"{format_bytes(context.total_bytes)}; sizes {context.sizes_source}.",
         _compute_assumption(context),
         _concurrency_assumption(context),
         _readers_assumption(context),
@@ -415,6 +475,11 @@ def _assumptions(context: PlanContext, answer: HostsAnswer, facts: build.Facts) 
     ]
     items += [f"Not drawn: {note}" for note in facts.notes]
     return [Heading(1, "Assumptions"), bullets(items)]
+
+
+def _training_channel(answer: HostsAnswer) -> str:
+    """ " (training channel NAME)" for a job of several channels, else nothing."""
+    return f" (training channel {next(iter(answer.channels))})" if answer.channels else ""
 
 
 def _origin(key: str, keys: set[str]) -> str:
