@@ -893,7 +893,7 @@ def measured_answer(
         scenario.cluster.hosts,
         modes,
         capacity.recommend_mode(
-            _measured_decision_figures(scenario, instance, sizes, largest, file_volume, modes)
+            measured_decision_figures(scenario, instance, sizes, largest, file_volume, modes)
         ),
         largest,
         file_volume,
@@ -992,7 +992,7 @@ class _MeasuredPlacement:
         )
 
 
-def _measured_decision_figures(
+def measured_decision_figures(
     scenario: Scenario,
     instance: Instance,
     sizes: np.ndarray,

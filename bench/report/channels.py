@@ -61,19 +61,9 @@ class ChannelsVolume:
 
 def read_channels(run_dir: Path) -> pd.DataFrame:
     """A run folder's ``channels.csv`` (empty when the run had one channel)."""
-    import pandas as pd
+    from bench.report.rundata import read_table
 
-    from bench.errors import ResultsError
-
-    path = Path(run_dir) / CHANNELS_CSV
-    if not path.exists():
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"{path}: unreadable ({exc})".splitlines()[0]) from exc
+    return read_table(Path(run_dir) / CHANNELS_CSV)
 
 
 def largest_shards(channels_table: pd.DataFrame | None) -> dict[str, int]:
@@ -126,26 +116,15 @@ def with_channel_volumes(
     """A run's Answers (``bench.analysis.plan.measured_answer``) with every mode's
     ``VolumeSizeInGB`` from the channels on its volume, and the recommendation's rules applied
     again with File's volume so sized."""
-    from bench import cost
-    from bench.analysis.plan import volume_limit
+    from bench.analysis.plan import measured_decision_figures
 
     file_volume = volumes["file"].sizing
     modes = {
         mode: dataclasses.replace(figures, volume_size_gb=volumes[mode].sizing.volume_gb)
         for mode, figures in answer.modes.items()
     }
-    limit, limit_source = volume_limit(instance)
-    decision = capacity.DecisionFigures(
-        data_per_host_bytes=file_volume.data_bytes,
-        file_volume_gb=file_volume.volume_gb,
-        volume_limit_gb=limit,
-        volume_limit_source=limit_source,
-        median_object_bytes=float(np.median(sizes)) if np.asarray(sizes).size else 0.0,
-        epochs=scenario.training.epochs,
-        access=scenario.fastfile.access,
-        modes={m: a.figures() for m, a in modes.items()},
-        get_price_per_1000=cost.GET_PER_1000,
-        list_price_per_1000=cost.LIST_PER_1000,
+    decision = measured_decision_figures(
+        scenario, instance, sizes, file_volume.data_bytes, file_volume, modes
     )
     return dataclasses.replace(
         answer,

@@ -97,8 +97,8 @@ def load_run(run_dir: Path) -> RunData:
         raise ResultsError(f"{run_dir}: no such run folder; give a folder under results/")
     summary = RunSummary.read(run_dir)
     where = f"{run_dir / 'summary.json'} (scenario {summary.scenario_path})"
-    hosts = _read_table(run_dir / "hosts.csv")
-    epochs = _read_table(run_dir / "epochs.csv")
+    hosts = read_table(run_dir / "hosts.csv")
+    epochs = read_table(run_dir / "epochs.csv")
     events = _read_events(run_dir / "events.parquet")
     scenario = scenario_from_summary(summary)
     if scenario is not None:
@@ -106,7 +106,7 @@ def load_run(run_dir: Path) -> RunData:
     else:
         settings = report_settings(summary.config.get("report"), where=where)
     sizes, source = dataset_sizes(summary, scenario, events)
-    channels = _read_table(run_dir / "channels.csv")
+    channels = read_table(run_dir / "channels.csv")
     return RunData(
         run_dir, summary, hosts, epochs, events, scenario, sizes, source, settings, channels
     )
@@ -187,7 +187,8 @@ def sizes_from_events(events: pd.DataFrame, objects: int | None) -> tuple[np.nda
     return sizes, how
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV of a run folder; empty when it is missing or has no rows."""
     import pandas as pd
 
     if not path.exists():
