@@ -1039,11 +1039,6 @@ def build_scenario(
     raw = _merged(raw, path, overrides)
     sections = {name: _section(path, raw, name) for name in _SCHEMA}
     channels = _channels(path, raw, sections)
-    if len(channels) > 1 and sections["execution"]["engine"] == "dask":
-        raise ScenarioError(
-            f"{path}: a job of {len(channels)} channels plays on the local engine only; "
-            'set execution.engine = "local" (or drop --dask)'
-        )
     storage = _storage(path, sections["storage"])
     for channel in channels:
         _warn_idle_hosts(path, channel.dataset, sections["cluster"], channel.distribution)

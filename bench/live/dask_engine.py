@@ -106,9 +106,30 @@ def run_mode_dask(
     scenario: Scenario,
     log: EventLog,
 ) -> list[HostOutcome]:
-    """Play ``mode`` with one task per host spread over the workers; events go into ``log``."""
+    """Play ``mode`` with one task per host spread over the workers; events go into ``log``.
+    A host of a job of several channels plays all its channels in its one task."""
+
+    shares: list[Any] = plans
+    if len({plan.channel for plan in plans}) > 1:
+        hosts = dict.fromkeys(plan.host for plan in plans)
+        shares = [[plan for plan in plans if plan.host == host] for host in hosts]
+    outcomes = _play_on_workers(client, mode, shares, endpoint, scenario, log)
+    by_key = {(o.channel, o.host): o for o in outcomes}
+    return [by_key[plan.channel, plan.host] for plan in plans]
+
+
+def _play_on_workers(
+    client: Any,
+    mode: str,
+    shares: list[Any],
+    endpoint: Endpoint,
+    scenario: Scenario,
+    log: EventLog,
+) -> list[HostOutcome]:
+    """Each share (a host's plan, or its channels' plans) as one task on a worker."""
     from bench.live.engine import run_host_task
 
+    plans = shares
     info = client.scheduler_info()["workers"]
     workers = sorted(info)
     if not workers:
@@ -137,11 +158,11 @@ def run_mode_dask(
             workers=[workers[i % len(workers)]],
             allow_other_workers=False,
             pure=False,
-            key=f"stagebench-{mode}-host-{plan.host}-{start_at}",
+            key=f"stagebench-{mode}-host-{_host_of(plan)}-{start_at}",
         )
         for i, plan in enumerate(plans)
     ]
-    outcomes = []
+    outcomes: list[HostOutcome] = []
     try:
         for plan, future in zip(plans, futures, strict=True):
             try:
@@ -150,10 +171,14 @@ def run_mode_dask(
                 raise
             except Exception as exc:
                 # A worker that died or failed outside the host's own code: name the host.
-                raise HostError(describe_cause(exc), host=plan.host) from exc
-            outcomes.append(outcome)
+                raise HostError(describe_cause(exc), host=_host_of(plan)) from exc
+            outcomes += outcome if isinstance(outcome, list) else [outcome]
             log.rows.extend(rows)
     except BaseException:
         client.cancel(futures)
         raise
     return outcomes
+
+
+def _host_of(share: HostPlan | list[HostPlan]) -> int:
+    return share[0].host if isinstance(share, list) else share.host

@@ -199,10 +199,12 @@ async def run_channels(
     scenario: Scenario,
     volumes: Path,
     log: EventLog,
+    start_at: float | None = None,
 ) -> list[HostOutcome]:
     """A job of several channels (``plans`` holds each channel's share of each host) with the
     job playing ``mode``: every host plays all its channels (``bench.live.channels``) with one
-    client and one NIC; an outcome per (channel, host), in ``plans`` order."""
+    client and one NIC; an outcome per (channel, host), in ``plans`` order. ``start_at``: the
+    wall-clock time the hosts start at (hosts on Dask workers share it), else once ready."""
     hosts = list(dict.fromkeys(plan.host for plan in plans))
     sync = scenario.training.barrier and len(hosts) > 1
     # Each channel's passes have their own step barriers: hosts meet on the same channel.
@@ -224,11 +226,22 @@ async def run_channels(
                 config=config,
             )
             jobs.append([_channel_play(base, plan, scenario, mode, barriers) for plan in mine])
-        log.t0 = time.perf_counter()
+        await _start(log, start_at)
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(play_job_host(plays)) for plays in jobs]
     by_key = {(o.channel, o.host): o for task in tasks for o in task.result()}
     return [by_key[plan.channel, plan.host] for plan in plans]
+
+
+async def _start(log: EventLog, start_at: float | None) -> None:
+    """Start the job's clock: now, or at the wall-clock time ``start_at``."""
+    if start_at is None:
+        log.t0 = time.perf_counter()
+        return
+    wait_s = start_at - time.time()
+    if wait_s > 0:
+        await asyncio.sleep(wait_s)
+    log.t0 = time.perf_counter() - (time.time() - start_at)
 
 
 def _channel_play(
@@ -275,32 +288,49 @@ async def play_host(module: Any, ctx: HostContext) -> HostOutcome:
 
 def run_host_task(
     mode: str,
-    plan: HostPlan,
+    plan: HostPlan | list[HostPlan],
     endpoint: Endpoint,
     scenario: Scenario,
     start_at: float,
-) -> tuple[HostOutcome, list[tuple[Any, ...]]]:
+) -> tuple[HostOutcome | list[HostOutcome], list[tuple[Any, ...]]]:
     """One host as a task on a Dask worker: its own event loop, client and volume there.
 
-    Every host starts at the wall-clock time ``start_at`` and times its events from it, so the
-    events of hosts on different workers share one clock (as far as the machines' clocks agree).
+    ``plan`` is the host's share, or each channel's share of it (a job of several channels:
+    the outcome is then one per channel). Every host starts at the wall-clock time ``start_at``
+    and times its events from it, so the events of hosts on different workers share one clock
+    (as far as the machines' clocks agree).
     """
     return asyncio.run(_run_host_task(mode, plan, endpoint, scenario, start_at))
 
 
 async def _run_host_task(
-    mode: str, plan: HostPlan, endpoint: Endpoint, scenario: Scenario, start_at: float
-) -> tuple[HostOutcome, list[tuple[Any, ...]]]:
+    mode: str,
+    plan: HostPlan | list[HostPlan],
+    endpoint: Endpoint,
+    scenario: Scenario,
+    start_at: float,
+) -> tuple[HostOutcome | list[HostOutcome], list[tuple[Any, ...]]]:
     import shutil
     import tempfile
 
-    module = importlib.import_module(PATH_MODULES[mode])
     log = EventLog(time.perf_counter())
     root = scenario.storage.volume_root
     if root is not None:
         root.mkdir(parents=True, exist_ok=True)
     volumes = Path(tempfile.mkdtemp(prefix="stagebench-volumes-", dir=root))
     try:
+        if isinstance(plan, list):
+            outcomes = await run_channels(
+                mode,
+                plan,
+                endpoint=endpoint,
+                scenario=scenario,
+                volumes=volumes,
+                log=log,
+                start_at=start_at,
+            )
+            return outcomes, log.rows
+        module = importlib.import_module(PATH_MODULES[mode])
         async with contextlib.AsyncExitStack() as stack:
             ctx = await open_host(
                 stack,
@@ -313,10 +343,7 @@ async def _run_host_task(
                 barriers=None,
                 config=_client_config(scenario),
             )
-            wait_s = start_at - time.time()
-            if wait_s > 0:
-                await asyncio.sleep(wait_s)
-            log.t0 = time.perf_counter() - (time.time() - start_at)
+            await _start(log, start_at)
             outcome = await play_host(module, ctx)
         return outcome, log.rows
     finally:

@@ -73,7 +73,6 @@ def test_a_scenario_without_channels_has_its_dataset_as_its_one_channel(tmp_path
         ([], {}, r"1 to 20 channels"),
         ([_channel("a")], {"dataset": {"objects": 3}}, r"\[dataset\] and \[\[channels\]\]"),
         ("train", {}, r"must be \[\[channels\]\] tables"),
-        ([_channel("a"), _channel("b")], {"execution": {"engine": "dask"}}, r"local engine only"),
     ],
 )
 def test_bad_channels_are_one_line(tmp_path, channels, extra, message):

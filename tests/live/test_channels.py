@@ -17,7 +17,9 @@ from bench.run.runner import shard_plans
 from tests.support import quiet_run
 
 
-def _job(tmp_path, url, prefix, *, validation_mode=None, modes=("file", "pipe"), hosts=2):
+def _job(
+    tmp_path, url, prefix, *, validation_mode=None, modes=("file", "pipe"), hosts=2, engine=None
+):
     validation = {
         "name": "validation",
         "objects": 10,
@@ -55,6 +57,8 @@ def _job(tmp_path, url, prefix, *, validation_mode=None, modes=("file", "pipe"),
         },
         "fastfile": {"part_size": "8KiB"},
     }
+    if engine:
+        raw["execution"] = {"engine": engine, "dask": "local:2"}
     return build_scenario(raw, path=tmp_path / "channels.toml")
 
 
@@ -162,3 +166,23 @@ def test_a_pipe_validation_channel_streams_its_own_fifo(tmp_path, embedded, uniq
     expected = _expected(scenario)
     for row in passes.itertuples():
         assert row.sha256 == expected[(row.channel, row.host, row.epoch)]
+
+
+def test_on_dask_each_host_plays_its_channels_in_its_task(tmp_path, embedded, unique_prefix):
+    scenario = _job(
+        tmp_path, embedded.url, unique_prefix, validation_mode="fastfile", modes=("pipe",),
+        engine="dask",
+    )  # fmt: skip
+    result = quiet_run(scenario, tmp_path)
+    assert result.status == "ok", result.summary["error"]
+    passes = pd.read_csv(result.run_dir / "channel_epochs.csv")
+    assert len(passes) == 2 * 2 * 2  # channels × hosts × epochs
+    expected = _expected(scenario)
+    for row in passes.itertuples():
+        assert row.sha256 == expected[(row.channel, row.host, row.epoch)], row
+    for host in range(2):
+        mine = passes[passes["host"] == host].set_index(["epoch", "channel"])
+        for epoch in range(2):
+            assert mine.loc[(epoch, "validation"), "start_s"] >= mine.loc[(epoch, "train"), "end_s"]
+    lists = result.events[result.events["op"] == "LIST"]
+    assert set(lists["channel"]) == {"validation"} and len(lists) == 2
