@@ -235,11 +235,17 @@ def _pin_line(pin: Pinned, profile: Any, *, objects: int, hosts: int) -> str:
 def pinned_profile(storage: Any, pinned: Pinned, sizes: np.ndarray, *, embedded: bool) -> Any:
     """The profile's storage with the figures measured right before the runs."""
     # The pinned page is the prefix's first page, short when it has fewer than 1,000 keys:
-    # the model prices a page of k keys as a full page less what the missing keys save.
+    # the model prices a page of k keys as a full page less what the missing keys save. A
+    # server slower (or faster) than when it was calibrated is so for every key it lists, so
+    # the page and its per-key part are scaled alike: a listing's short last page keeps its
+    # share of a full one.
     short_by = max(0, LIST_PAGE_KEYS - int(sizes.size))
+    profiled_page_s = storage.list_page_s - short_by * storage.list_key_s
+    scale = pinned.list_page_s / profiled_page_s if profiled_page_s > 0 else 1.0
     pinned_storage = dataclasses.replace(
         storage,
-        list_page_s=pinned.list_page_s + short_by * storage.list_key_s,
+        list_page_s=storage.list_page_s * scale,
+        list_key_s=storage.list_key_s * scale,
         list_parallel=pinned.list_parallel,
     )
     if storage.requests_per_s > 0 or embedded:
