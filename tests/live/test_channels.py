@@ -9,57 +9,35 @@ import json
 import pandas as pd
 import pytest
 
-from bench.config.scenario import build_scenario
 from bench.core.content import content_block, object_range
 from bench.live.base import epoch_order
 from bench.run.dataset import build_dataset
 from bench.run.runner import shard_plans
-from tests.support import quiet_run
+from tests.support import quiet_run, two_channel_scenario
 
 
 def _job(
     tmp_path, url, prefix, *, validation_mode=None, modes=("file", "pipe"), hosts=2, engine=None
 ):
-    validation = {
-        "name": "validation",
-        "objects": 10,
-        "seed": 9,
-        "bucket": "stagebench-tests",
-        "prefix": f"{prefix}validation/",
-        "distribution": "FullyReplicated",
-        "sizes": {"distribution": "lognormal", "median": "12KiB", "sigma": 0.8},
+    training = {
+        "epochs": 2,
+        "shuffle_seed": 3,
+        "verify": True,
+        "step_bytes": "8KiB",
+        "readers": 1,
     }
-    if validation_mode:
-        validation["input_mode"] = validation_mode
-    raw = {
-        "scenario": {"name": "channels"},
-        "channels": [
-            {
-                "name": "train",
-                "objects": 20,
-                "seed": 5,
-                "bucket": "stagebench-tests",
-                "prefix": f"{prefix}train/",
-                "sizes": {"distribution": "lognormal", "median": "16KiB", "sigma": 1.0},
-            },
-            validation,
-        ],
-        "cluster": {"hosts": hosts, "concurrency": 4},
-        "distribution": {"type": "ShardedByS3Key"},
-        "storage": {"endpoint": url, "volume_root": str(tmp_path / "vol")},
-        "modes": {"run": list(modes)},
-        "training": {
-            "epochs": 2,
-            "shuffle_seed": 3,
-            "verify": True,
-            "step_bytes": "8KiB",
-            "readers": 1,
-        },
-        "fastfile": {"part_size": "8KiB"},
-    }
+    sections = {"cluster": {"hosts": hosts, "concurrency": 4}, "training": training}
     if engine:
-        raw["execution"] = {"engine": engine, "dask": "local:2"}
-    return build_scenario(raw, path=tmp_path / "channels.toml")
+        sections["execution"] = {"engine": engine, "dask": "local:2"}
+    return two_channel_scenario(
+        tmp_path,
+        url,
+        prefix,
+        objects=(20, 10),
+        validation_mode=validation_mode,
+        modes={"run": list(modes)},
+        **sections,
+    )
 
 
 def _expected(scenario):

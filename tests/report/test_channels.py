@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from bench.analysis.plan import measured_answer
-from bench.config.scenario import build_scenario
 from bench.report import write_report
 from bench.report.build import build_report
 from bench.report.capacity import size_volume
@@ -16,45 +15,21 @@ from bench.report.rundata import load_run
 from bench.run.dataset import build_dataset
 from bench.run.runner import shard_plans
 from bench.units import format_bytes
-from tests.support import quiet_run
+from tests.support import quiet_run, two_channel_scenario
 
 
 def _job(tmp_path, url, prefix, *, validation_mode=None):
     """A training channel sharded over 2 hosts and a replicated validation channel; the job
     plays File, the validation channel its own mode when one is given."""
-    validation = {
-        "name": "validation",
-        "role": "validation",
-        "objects": 6,
-        "seed": 9,
-        "bucket": "stagebench-tests",
-        "prefix": f"{prefix}validation/",
-        "distribution": "FullyReplicated",
-        "sizes": {"distribution": "lognormal", "median": "12KiB", "sigma": 0.8},
-    }
-    if validation_mode:
-        validation["input_mode"] = validation_mode
-    raw = {
-        "scenario": {"name": "report-channels"},
-        "channels": [
-            {
-                "name": "train",
-                "objects": 12,
-                "seed": 5,
-                "bucket": "stagebench-tests",
-                "prefix": f"{prefix}train/",
-                "distribution": "ShardedByS3Key",
-                "sizes": {"distribution": "lognormal", "median": "16KiB", "sigma": 1.0},
-            },
-            validation,
-        ],
-        "cluster": {"hosts": 2, "concurrency": 4},
-        "storage": {"endpoint": url, "volume_root": str(tmp_path / "vol")},
-        "modes": {"run": ["file"]},
-        "training": {"epochs": 1, "step_bytes": "8KiB"},
-        "fastfile": {"part_size": "8KiB"},
-    }
-    return build_scenario(raw, path=tmp_path / "channels.toml")
+    return two_channel_scenario(
+        tmp_path,
+        url,
+        prefix,
+        objects=(12, 6),
+        validation_mode=validation_mode,
+        modes={"run": ["file"]},
+        training={"epochs": 1, "step_bytes": "8KiB"},
+    )
 
 
 def _largest_shard(scenario, name):

@@ -40,6 +40,48 @@ def make_scenario(tmp_path: Path, endpoint_url: str, prefix: str, **sections: di
     return build_scenario(raw, path=tmp_path / "test.toml")
 
 
+def two_channel_scenario(
+    tmp_path: Path,
+    endpoint_url: str,
+    prefix: str,
+    *,
+    objects: tuple[int, int],
+    validation_mode: str | None = None,
+    **sections: dict,
+):
+    """A job of a training channel (ShardedByS3Key) and a replicated validation channel of
+    ``objects`` each, under ``prefix`` on the test server; the validation channel plays
+    ``validation_mode`` when given; ``sections`` add or replace scenario sections."""
+    from bench.config.scenario import build_scenario
+
+    def channel(name: str, count: int, seed: int, median: str, **keys: str) -> dict:
+        return {
+            "name": name,
+            "objects": count,
+            "seed": seed,
+            "bucket": "stagebench-tests",
+            "prefix": f"{prefix}{name}/",
+            "sizes": {"distribution": "lognormal", "median": median, "sigma": 0.8},
+            **keys,
+        }
+
+    validation = channel("validation", objects[1], 9, "12KiB", distribution="FullyReplicated")
+    if validation_mode:
+        validation["input_mode"] = validation_mode
+    raw: dict = {
+        "scenario": {"name": "channels"},
+        "channels": [
+            channel("train", objects[0], 5, "16KiB", distribution="ShardedByS3Key"),
+            validation,
+        ],
+        "cluster": {"hosts": 2, "concurrency": 4},
+        "storage": {"endpoint": endpoint_url, "volume_root": str(tmp_path / "vol")},
+        "fastfile": {"part_size": "8KiB"},
+        **sections,
+    }
+    return build_scenario(raw, path=tmp_path / "channels.toml")
+
+
 def quiet_run(scenario, tmp_path: Path, **kwargs):
     from bench.run.runner import run_scenario
 
