@@ -672,7 +672,9 @@ def first_read_s(inputs: ModeInputs, listing_s: float) -> np.ndarray:
 
 def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumns) -> None:
     """Every epoch from the end of the listing, the consumer pacing its own fetches; with
-    several readers each is a lane of its own (``readers_of``), folded back into its host."""
+    several readers each is a lane of its own (``readers_of``), folded back into its host
+    (``fold_readers``), or under a barrier merged into its host's one consumer
+    (``merge_lanes``)."""
     shards, storage, params, training = (
         inputs.shards,
         inputs.storage,
