@@ -321,17 +321,19 @@ def _fastfile_hosts_epoch(case: _Case, epoch: int, begin: list[float]) -> _Epoch
     paced, lane_starts, lane_fetch, starts, gets = [], [], [], [], []
     # Each reader is a lane: files i, i + lanes, ... of the epoch's order, paced as if the
     # consumer served it alone (steps of step_bytes // lanes at the full compute rate), on
-    # 1/lanes of the host's clocks.
-    sharing = 1 if case.barrier else case.reading
+    # 1/lanes of the host's clocks. One reader under a barrier fetches step by step with the
+    # other hosts and _paced_barrier settles the endpoint's share; lanes fetch as without one.
+    merged = case.barrier and lanes > 1
+    sharing = 1 if case.barrier and not merged else case.reading
     for h, objects in enumerate(case.shards):
         ordered = _order(objects, case.training.shuffle_seed, epoch)
         firsts, host_gets = [], 0
         for lane in range(lanes):
             mine = ordered[lane::lanes]
-            first, ends, cs, reqs, nbytes, n, checked = _fastfile_epoch(
+            first, ends, cs, reqs, nbytes, n, checked, ready = _fastfile_epoch(
                 mine, case.storage, case.params, lane_training, sharing, begin[h], lanes
             )
-            paced.append((ends, cs, reqs, nbytes, checked))
+            paced.append((ends, cs, reqs, nbytes, checked, ready))
             lane_starts.append(first if epoch == 0 else begin[h])
             lane_fetch.append(begin[h])
             if any(size > 0 for size in mine):
@@ -339,6 +341,8 @@ def _fastfile_hosts_epoch(case: _Case, epoch: int, begin: list[float]) -> _Epoch
             host_gets += n
         starts.append(min(firsts, default=begin[h]) if epoch == 0 else begin[h])
         gets.append(host_gets)
+    if merged:
+        return _merged_lanes(case, lanes, paced, starts, gets)
     lane_ends, lane_compute, lane_waits = _paced_barrier(
         paced, lane_starts, lane_fetch, case.barrier, case.storage, case.params.verify_etag
     )
@@ -346,6 +350,36 @@ def _fastfile_hosts_epoch(case: _Case, epoch: int, begin: list[float]) -> _Epoch
         late = [sum(_held(c, case.storage) - c for c in p[1]) for p in paced]
         return _Epoch(starts, lane_ends, lane_compute, lane_waits, late, gets)
     return _one_consumer(case, lanes, paced, starts, lane_ends, lane_compute, lane_waits, gets)
+
+
+def _merged_lanes(case: _Case, lanes: int, paced, starts, gets) -> _Epoch:
+    """Several readers under a barrier: each host's lanes, fetched as without a barrier, are
+    merged into one stream in time order, and the host's one consumer takes steps of
+    ``step_bytes`` from it, the barrier syncing the hosts' consumer steps.
+
+    A lane step's bytes (those fetched since the lane's previous step) are ready when the
+    lane, paced alone, could start that step; a host step's data are ready once the merged
+    stream holds its last byte. The barrier's delay is not fed back into the lanes' pacing:
+    they ask for their next piece as if the consumer never waited at the barrier."""
+    training = case.training
+    avail, compute = [], []
+    for h in range(len(case.shards)):
+        arrivals = sorted(
+            (ready, nbytes)
+            for lane in paced[h * lanes : (h + 1) * lanes]
+            for ready, nbytes in zip(lane[5], lane[3], strict=True)
+        )
+        total = sum(nbytes for _, nbytes in arrivals)
+        steps = _steps(total, training.step_bytes, training.compute_bps)
+        host_avail, k, through = [], 0, 0
+        for position, _ in steps:
+            while through < position:  # the arrival that brings the step's last byte
+                through += arrivals[k][1]
+                k += 1
+            host_avail.append(arrivals[k - 1][0])
+        avail.append(host_avail)
+        compute.append([c for _, c in steps])
+    return _stepped(case, avail, compute, starts, gets)
 
 
 def _one_consumer(
@@ -460,7 +494,8 @@ def _pipe_epoch(objects, storage, params, training, reading, origin, burst_wait)
 
 def _fastfile_epoch(objects, storage, params, training, sharing, start, readers=1):
     """One reader's files one at a time; returns (first data, step ends, step compute, step
-    requests, step bytes, GETs, step bytes checked against their ETag)."""
+    requests, step bytes, GETs, step bytes checked against their ETag, step starts: when the
+    step's data were there and the reader's previous steps done)."""
     link = _Host(storage, sharing, volume=False, readers=readers)
     checked_bps = _Host(storage, sharing, volume=False, verify=True, readers=readers).link_bps
     step = training.step_bytes
@@ -470,7 +505,7 @@ def _fastfile_epoch(objects, storage, params, training, sharing, start, readers=
     running = start
     pending = 0
     first_data = None
-    ends, compute, reqs, nbytes, checked = [], [], [], [], []
+    ends, compute, reqs, nbytes, checked, ready = [], [], [], [], [], []
     owed_requests, owed_bytes, owed_checked = 0, 0, 0
     gets = 0
     for size in objects:
@@ -493,8 +528,10 @@ def _fastfile_epoch(objects, storage, params, training, sharing, start, readers=
             if first_data is None and j == 0:
                 first_data = end
             running = max(running, end)
+            step_start = running
             pending += part
             while pending >= step:
+                ready.append(step_start)
                 pending -= step
                 running += step_s
                 ends.append(running)
@@ -506,6 +543,7 @@ def _fastfile_epoch(objects, storage, params, training, sharing, start, readers=
             consumed_after.append(running)
     if pending > 0:
         c = pending / training.compute_bps if training.compute_bps > 0 else 0.0
+        ready.append(running)
         running += _held(c, storage)
         ends.append(running)
         compute.append(c)
@@ -513,7 +551,7 @@ def _fastfile_epoch(objects, storage, params, training, sharing, start, readers=
         nbytes.append(owed_bytes)
         checked.append(owed_checked)
     first = first_data if first_data is not None else start
-    return first, ends, compute, reqs, nbytes, gets, checked
+    return first, ends, compute, reqs, nbytes, gets, checked, ready
 
 
 def _paced_barrier(paced, starts, fetch_start, barrier, storage, verify):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -303,6 +305,66 @@ def test_readers_agree_with_reference(readers, hosts, barrier, compute_bps, seed
     for name in ("startup_s", "epoch_s", "stall_s", "barrier_s", "compute_s"):
         _close(getattr(result, name), slow[name], f"readers={readers} {name}")
     assert result.gets.tolist() == slow["gets"]
+
+
+@SEEDED
+@given(
+    readers=st.sampled_from([2, 4, 8]),
+    hosts=st.integers(2, 4),
+    storage_name=st.sampled_from(sorted(STORAGES)),
+    compute_bps=st.sampled_from([0.0, 1e7, 1e9]),
+    tick_s=st.sampled_from([0.0, 0.001]),
+    epochs=st.integers(1, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_readers_under_a_barrier_agree_with_reference(
+    readers, hosts, storage_name, compute_bps, tick_s, epochs, seed
+):
+    """Several readers with the step barrier on and several hosts: each host's lanes merged
+    into one stream for its one consumer, the barrier syncing the hosts' consumer steps."""
+    rng = np.random.default_rng(seed)
+    sizes = (rng.lognormal(np.log(60_000), 1.0, 90) + 1).astype(np.int64)
+    storage = replace(STORAGES[storage_name], timer_tick_s=tick_s, timer_wake_s=tick_s / 10)
+    kwargs = dict(
+        hosts=hosts,
+        storage=storage,
+        params=PathParams(part_size=64 * 1024, read_ahead=1, verify_etag=bool(seed % 2)),
+        training=Training(
+            epochs=epochs,
+            compute_bps=compute_bps,
+            step_bytes=int(rng.choice([50_000, 300_000])),
+            barrier=True,
+            readers=readers,
+            shuffle_seed=seed if seed % 3 else None,
+        ),
+        modes=("fastfile",),
+    )
+    result = model_job(sizes, **kwargs)["fastfile"]
+    slow = reference.simulate(sizes.tolist(), **kwargs)["fastfile"]
+    for name in ("startup_s", "epoch_s", "stall_s", "barrier_s", "compute_s"):
+        _close(getattr(result, name), slow[name], f"readers={readers} hosts={hosts} {name}")
+    assert result.gets.tolist() == slow["gets"]
+
+
+@pytest.mark.parametrize("readers", [2, 4, 8])
+def test_hosts_with_the_same_files_wait_nothing_at_the_barrier(readers):
+    """Every host reads the same files in the same order, so their consumers reach every step
+    together: the barrier costs no host anything, however many readers feed each."""
+    hosts = 3
+    rng = np.random.default_rng(readers)
+    per_host = (rng.lognormal(np.log(400_000), 0.7, 40) + 1).astype(np.int64)
+    result = model_job(
+        np.repeat(per_host, hosts),  # round-robin deals each host the same list
+        hosts=hosts,
+        storage=STORAGES["gate"],
+        params=PathParams(part_size=256 * 1024),
+        training=Training(epochs=2, compute_bps=2e8, step_bytes=2**20, readers=readers),
+        modes=("fastfile",),
+    )["fastfile"]
+    # Zero up to the rounding of the barrier's closed form.
+    assert np.allclose(result.barrier_s, 0.0, atol=1e-12), result.barrier_s
+    assert np.allclose(result.epoch_s, result.epoch_s[:, :1], rtol=0, atol=1e-12), result.epoch_s
+    assert np.all(result.compute_s > 0)
 
 
 def test_many_small_files_train_about_readers_times_faster():

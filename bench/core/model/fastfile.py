@@ -18,7 +18,11 @@ from bench.core.model.consumer import (
     EpochOutcome,
     Timer,
     coarsen_steps,
+    consume,
     held_s,
+    most_steps,
+    step_compute,
+    step_positions,
 )
 from bench.core.model.inputs import PathParams, Training
 from bench.core.model.mode import ModeInputs, ModeTimeline
@@ -39,6 +43,8 @@ class FastFileEpoch:
     step_bytes: np.ndarray  # (steps, rows) bytes fetched for each step
     step_verified: np.ndarray  # (steps, rows) of those, bytes checked against their ETag
     held: np.ndarray  # (steps, rows) seconds each step holds the consumer (compute, timer)
+    ready: np.ndarray  # (steps, rows) when the step's data were there and the row's previous
+    # steps done: the consumer's start on it, no barrier
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ def fastfile_epoch(
     if not pieces:
         empty = np.zeros((0, 0))
         return FastFileEpoch(
-            empty, empty, empty.astype(bool), np.zeros(0), empty, empty, empty, empty
+            empty, empty, empty.astype(bool), np.zeros(0), empty, empty, empty, empty, empty
         )
     # Each block of rows has its own number of steps: pad them to the longest, row by row,
     # then turn (rows, steps) into (steps, rows).
@@ -425,7 +431,9 @@ def expand_steps(parts: Parts, training: Training, timer: Timer = EXACT_TIMER) -
         array[cell[first_step]] = difference
         return array.reshape(rows, longest)
 
-    step_end, step_compute, step_held = (by_step(values) for values in (ends, compute, held))
+    step_end, step_compute, step_held, step_ready = (
+        by_step(values) for values in (ends, compute, held, begin[record])
+    )
     step_requests, step_fetched, step_checked = (
         since_previous(through) for through in (requests, fetched, checked)
     )
@@ -439,6 +447,7 @@ def expand_steps(parts: Parts, training: Training, timer: Timer = EXACT_TIMER) -
         step_fetched,
         step_checked,
         step_held,
+        step_ready,
     )
 
 
@@ -593,6 +602,44 @@ def fold_readers(
     return EpochOutcome(end, compute, barrier, held - compute)
 
 
+def merge_lanes(
+    ff: FastFileEpoch, lanes: int, *, start: np.ndarray, training: Training, timer: Timer
+) -> EpochOutcome:
+    """Several readers under a barrier: each host's lanes (``ff``'s rows, ``lanes`` per host,
+    fetched as without a barrier) merged into one stream in time order, from which the host's
+    one consumer takes steps of ``step_bytes`` in series, the barrier syncing the hosts'
+    consumer steps (``consume``), from ``start``.
+
+    A lane step's bytes (those fetched since the lane's previous step) are ready at the lane's
+    start on it (``ff.ready``); a host step's data once the merged stream holds its last byte.
+    The barrier's delay is not fed back into the lanes' pacing: they ask for their next piece
+    as if the consumer never waited at the barrier."""
+    hosts = start.size
+    lane_steps = ff.ready.shape[0]
+
+    def per_host(values: np.ndarray) -> np.ndarray:  # (steps, hosts x lanes) -> (hosts, n)
+        return transposed(values).reshape(hosts, lanes * lane_steps)
+
+    ready = per_host(np.where(ff.active, ff.ready, np.inf))
+    order = np.argsort(ready, axis=1, kind="stable")
+    ready = np.take_along_axis(ready, order, axis=1)
+    arrived = np.take_along_axis(per_host(np.where(ff.active, ff.step_bytes, 0.0)), order, axis=1)
+    through = np.cumsum(arrived, axis=1)
+    total = through[:, -1] if through.shape[1] else np.zeros(hosts)
+    # One search over every host: offset each host's running total by the bytes of the hosts
+    # before it, which keeps the whole non-decreasing.
+    before = np.cumsum(total) - total
+    step = float(training.step_bytes)
+    steps = most_steps(total, step)
+    target = step_positions(total, step, steps) + before[None, :]
+    found = np.searchsorted((through + before[:, None]).ravel(), target, side="left")
+    last = (np.arange(hosts) + 1) * through.shape[1] - 1
+    found = np.minimum(found, last[None, :])
+    compute, active = step_compute(total, step, steps, training.compute_bps)
+    avail = np.where(active, ready.ravel()[found] if found.size else 0.0, 0.0)
+    return consume(avail, compute, active, start, True, timer)
+
+
 def first_data_of_hosts(
     first_data: np.ndarray, lane_sizes: np.ndarray, begin: np.ndarray, lanes: int
 ) -> np.ndarray:
@@ -625,7 +672,9 @@ def first_read_s(inputs: ModeInputs, listing_s: float) -> np.ndarray:
 
 def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumns) -> None:
     """Every epoch from the end of the listing, the consumer pacing its own fetches; with
-    several readers each is a lane of its own (``readers_of``), folded back into its host."""
+    several readers each is a lane of its own (``readers_of``), folded back into its host
+    (``fold_readers``), or under a barrier merged into its host's one consumer
+    (``merge_lanes``)."""
     shards, storage, params, training = (
         inputs.shards,
         inputs.storage,
@@ -636,9 +685,11 @@ def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumn
     readers = readers_of(inputs)
     lanes = readers.lanes
     begin = listing.copy()
-    # With a barrier the hosts fetch step by step together and the endpoint's share is
-    # settled by consume_paced: each fetch then has the endpoint to itself.
-    share = 1 if inputs.barrier else shards.reading_hosts
+    # With a barrier one reader per host fetches step by step with the other hosts and the
+    # endpoint's share is settled by consume_paced: each fetch then has the endpoint to
+    # itself. Several readers fetch as without a barrier (``merge_lanes``).
+    merged = inputs.barrier and lanes > 1
+    share = 1 if inputs.barrier and not merged else shards.reading_hosts
     verify_s = 0.0
     if verify and storage.verify_bps > 0 and storage.endpoint_bps > 0:
         verify_s = 1 / storage.verify_bps  # the endpoint's CPU also hashes
@@ -659,6 +710,15 @@ def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumn
             verified=checked_links,
             timer=inputs.timer,
         )
+        if epoch == 0:
+            start = first_data_of_hosts(ff.first_data_s, lane_sizes, begin, lanes)
+        else:
+            start = begin
+        if merged:
+            host = merge_lanes(ff, lanes, start=start, training=training, timer=inputs.timer)
+            epochs_out.record(epoch=epoch, start=start, outcome=host)
+            begin = host.end
+            continue
         outcome = consume_paced(
             ff,
             ff.first_data_s if epoch == 0 else lane_begin,
@@ -668,10 +728,6 @@ def play_epochs(inputs: ModeInputs, listing: np.ndarray, epochs_out: EpochColumn
             byte_s=1 / storage.endpoint_bps if storage.endpoint_bps > 0 else 0.0,
             verify_s=verify_s,
         )
-        if epoch == 0:
-            start = first_data_of_hosts(ff.first_data_s, lane_sizes, begin, lanes)
-        else:
-            start = begin
         host = fold_readers(
             outcome,
             lanes,
