@@ -43,8 +43,6 @@ class FastFileEpoch:
     step_bytes: np.ndarray  # (steps, rows) bytes fetched for each step
     step_verified: np.ndarray  # (steps, rows) of those, bytes checked against their ETag
     held: np.ndarray  # (steps, rows) seconds each step holds the consumer (compute, timer)
-    ready: np.ndarray  # (steps, rows) when the step's data were there and the row's previous
-    # steps done: the consumer's start on it, no barrier
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def fastfile_epoch(
     if not pieces:
         empty = np.zeros((0, 0))
         return FastFileEpoch(
-            empty, empty, empty.astype(bool), np.zeros(0), empty, empty, empty, empty, empty
+            empty, empty, empty.astype(bool), np.zeros(0), empty, empty, empty, empty
         )
     # Each block of rows has its own number of steps: pad them to the longest, row by row,
     # then turn (rows, steps) into (steps, rows).
@@ -431,9 +429,7 @@ def expand_steps(parts: Parts, training: Training, timer: Timer = EXACT_TIMER) -
         array[cell[first_step]] = difference
         return array.reshape(rows, longest)
 
-    step_end, step_compute, step_held, step_ready = (
-        by_step(values) for values in (ends, compute, held, begin[record])
-    )
+    step_end, step_compute, step_held = (by_step(values) for values in (ends, compute, held))
     step_requests, step_fetched, step_checked = (
         since_previous(through) for through in (requests, fetched, checked)
     )
@@ -447,7 +443,6 @@ def expand_steps(parts: Parts, training: Training, timer: Timer = EXACT_TIMER) -
         step_fetched,
         step_checked,
         step_held,
-        step_ready,
     )
 
 
@@ -611,16 +606,17 @@ def merge_lanes(
     consumer steps (``consume``), from ``start``.
 
     A lane step's bytes (those fetched since the lane's previous step) are ready at the lane's
-    start on it (``ff.ready``); a host step's data once the merged stream holds its last byte.
+    start on it (its end less what it held the lane); a host step's data once the merged
+    stream holds its last byte.
     The barrier's delay is not fed back into the lanes' pacing: they ask for their next piece
     as if the consumer never waited at the barrier."""
     hosts = start.size
-    lane_steps = ff.ready.shape[0]
+    lane_steps = ff.step_end.shape[0]
 
     def per_host(values: np.ndarray) -> np.ndarray:  # (steps, hosts x lanes) -> (hosts, n)
         return transposed(values).reshape(hosts, lanes * lane_steps)
 
-    ready = per_host(np.where(ff.active, ff.ready, np.inf))
+    ready = per_host(np.where(ff.active, ff.step_end - ff.held, np.inf))
     order = np.argsort(ready, axis=1, kind="stable")
     ready = np.take_along_axis(ready, order, axis=1)
     arrived = np.take_along_axis(per_host(np.where(ff.active, ff.step_bytes, 0.0)), order, axis=1)
