@@ -617,7 +617,8 @@ def merge_lanes(
         return transposed(values).reshape(hosts, lanes * lane_steps)
 
     ready = per_host(np.where(ff.active, ff.step_end - ff.held, np.inf))
-    order = np.argsort(ready, axis=1, kind="stable")
+    # Entries with the same ready time give the same step time in any order: no stable sort.
+    order = np.argsort(ready, axis=1)
     ready = np.take_along_axis(ready, order, axis=1)
     arrived = np.take_along_axis(per_host(np.where(ff.active, ff.step_bytes, 0.0)), order, axis=1)
     through = np.cumsum(arrived, axis=1)
@@ -628,7 +629,10 @@ def merge_lanes(
     step = float(training.step_bytes)
     steps = most_steps(total, step)
     target = step_positions(total, step, steps) + before[None, :]
-    found = np.searchsorted((through + before[:, None]).ravel(), target, side="left")
+    # Asked host by host, the targets rise, and a search of sorted queries stays in cache.
+    found = np.searchsorted(
+        (through + before[:, None]).ravel(), np.ascontiguousarray(target.T), side="left"
+    ).T
     last = (np.arange(hosts) + 1) * through.shape[1] - 1
     found = np.minimum(found, last[None, :])
     compute, active = step_compute(total, step, steps, training.compute_bps)
