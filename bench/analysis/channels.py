@@ -92,15 +92,15 @@ def keys_in_bucket(scenario: Scenario, channel: Channel, sizes: Mapping[str, np.
 def largest_shard_bytes(scenario: Scenario, sizes: np.ndarray) -> int:
     """The bytes on the busiest host of a one-channel scenario: what File mode copies onto it
     (``FullyReplicated``: the whole dataset)."""
-    from bench.core.sharding import loads
-    from bench.vocabulary import sharded_strategy
+    from bench.core.sharding import busiest_host_bytes
 
-    sizes = np.asarray(sizes, dtype=np.int64)
-    if scenario.distribution.type == "FullyReplicated":
-        return int(sizes.sum())
-    strategy = sharded_strategy(scenario.distribution.assignment)
-    per_host, _ = loads(strategy, sizes, scenario.cluster.hosts)
-    return int(per_host.max()) if per_host.size else 0
+    distribution = scenario.distribution
+    return busiest_host_bytes(
+        np.asarray(sizes, dtype=np.int64),
+        scenario.cluster.hosts,
+        distribution.type,
+        distribution.assignment,
+    )
 
 
 def file_shard_bytes(scenario: Scenario, sizes: Mapping[str, np.ndarray], job_mode: str) -> int:

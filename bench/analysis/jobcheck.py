@@ -38,7 +38,7 @@ from bench.config.job import (
 )
 from bench.core import metrics, sharding
 from bench.units import GIB, format_bytes, format_seconds
-from bench.vocabulary import Assignment, Distribution, Strategy, sharded_strategy
+from bench.vocabulary import Assignment, Distribution, Strategy
 
 if TYPE_CHECKING:
     from bench.report.capacity import Allowances
@@ -106,15 +106,6 @@ def empty_hosts_sentence() -> str:
 # --- per-host bytes -------------------------------------------------------------------------
 
 
-def channel_loads(
-    sizes: np.ndarray, hosts: int, distribution: str, assignment: str = Assignment.ROUND_ROBIN
-) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes, objects) per host of one channel under its distribution."""
-    if distribution == Distribution.SHARDED_BY_S3_KEY:
-        return sharding.loads(sharded_strategy(assignment), sizes, hosts)
-    return sharding.loads(Strategy.FULLY_REPLICATED, sizes, hosts)
-
-
 def file_bytes_per_host(
     job: TrainingJob,
     sizes_by_channel: Mapping[str, np.ndarray],
@@ -131,7 +122,7 @@ def file_bytes_per_host(
         mode = (modes or {}).get(channel.name, channel.mode).lower()
         if channel.source != "S3" or mode != "file" or channel.name not in sizes_by_channel:
             continue
-        loads, _ = channel_loads(
+        loads, _ = sharding.distribution_loads(
             np.asarray(sizes_by_channel[channel.name]), hosts, channel.distribution, assignment
         )
         per_channel[channel.name] = loads
@@ -309,7 +300,7 @@ def check_sharding(
             continue
         sizes = np.asarray(sizes_by_channel[channel.name])
         subject = f"{channel.path} (channel {channel.name})"
-        loads, objects = channel_loads(sizes, hosts, channel.distribution, assignment)
+        loads, objects = sharding.distribution_loads(sizes, hosts, channel.distribution, assignment)
         empty = int(np.count_nonzero(objects == 0))
         if empty:
             findings.append(
@@ -428,7 +419,7 @@ def compute_bound_s(
     """A floor under the job's time without any model: the busiest host's share of the
     training channel, every epoch, at the accelerator's ``compute_bps``."""
     channel = job.channel(training_channel)
-    loads, _ = channel_loads(
+    loads, _ = sharding.distribution_loads(
         np.asarray(sizes_by_channel[channel.name]), job.instance_count, channel.distribution
     )
     return float(loads.max()) * epochs / compute_bps
@@ -545,7 +536,6 @@ __all__ = [
     "Finding",
     "JobCheck",
     "SKEW_WARN_RATIO",
-    "channel_loads",
     "channel_notes",
     "check_job",
     "check_local_disk",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.vocabulary import ASSIGNMENTS, STRATEGIES
+from bench.vocabulary import ASSIGNMENTS, STRATEGIES, Distribution, Strategy, sharded_strategy
 
 SHARDED_BY_S3_KEY_ASSUMPTION = (
     "ShardedByS3Key is modelled as: keys sorted lexicographically, object i goes to host "
@@ -254,6 +254,24 @@ def loads(strategy: str, sizes: np.ndarray, hosts: int) -> tuple[np.ndarray, np.
         _remembered[key] = found
     bytes_per_host, objects_per_host = found[1]
     return bytes_per_host.copy(), objects_per_host.copy()
+
+
+def distribution_loads(
+    sizes: np.ndarray, hosts: int, distribution: str, assignment: str = "round-robin"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(bytes_per_host, objects_per_host)`` of a channel under a SageMaker distribution:
+    ShardedByS3Key by its ``assignment`` rule, FullyReplicated every object on every host."""
+    if distribution == Distribution.SHARDED_BY_S3_KEY:
+        return loads(sharded_strategy(assignment), sizes, hosts)
+    return loads(Strategy.FULLY_REPLICATED, sizes, hosts)
+
+
+def busiest_host_bytes(
+    sizes: np.ndarray, hosts: int, distribution: str, assignment: str = "round-robin"
+) -> int:
+    """The bytes on the busiest host: what File mode copies onto it (FullyReplicated: all)."""
+    bytes_per_host, _ = distribution_loads(sizes, hosts, distribution, assignment)
+    return int(bytes_per_host.max()) if bytes_per_host.size else 0
 
 
 def _loads(strategy: str, sizes: np.ndarray, hosts: int) -> tuple[np.ndarray, np.ndarray]:

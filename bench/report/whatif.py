@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.figures import JobFigures
-from bench.vocabulary import MODES, sharded_strategy
+from bench.vocabulary import MODES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -460,13 +460,11 @@ def prices(profile: Profile) -> tuple[float, float]:
 
 def max_host_bytes(variant: Variant) -> int:
     """The bytes on the busiest host of a variant (File mode copies that much onto it)."""
-    from bench.core import sharding
+    from bench.core.sharding import busiest_host_bytes
 
-    if variant.distribution == "FullyReplicated":
-        return int(variant.sizes.sum())
-    strategy = sharded_strategy(variant.assignment)
-    bytes_per_host, _ = sharding.loads(strategy, variant.sizes, variant.hosts)
-    return int(bytes_per_host.max()) if bytes_per_host.size else 0
+    return busiest_host_bytes(
+        variant.sizes, variant.hosts, variant.distribution, variant.assignment
+    )
 
 
 def finite(value: float) -> bool:
