@@ -856,10 +856,13 @@ def measured_answer(
     sizes: np.ndarray,
     *,
     platform: Platform | None = None,
+    volumes: Mapping[str, VolumeSizing] | None = None,
 ) -> tuple[HostsAnswer, Instance]:
     """A live run's job figures per mode in the plan's shape, with the same rules and costs
     (instance time at the preset or ``cluster.hourly_price`` for the billable time; requests at
-    S3 list prices).
+    S3 list prices). ``volumes`` (mode → sizing) is each mode's volume when the caller knows
+    it better than the host table's largest shard (a job of several channels); Pipe and
+    FastFile otherwise keep no copy.
 
     The measured startup and training are placed in ``platform``'s phases (default: the
     scenario's, ``scenario_platform``) as a plan's modelled ones are: File's Downloading is
@@ -871,11 +874,21 @@ def measured_answer(
     platform = platform or scenario_platform(scenario)
     instance = _run_instance(scenario)
     allowances = settings_from_config(scenario.report).allowances
-    largest = 0
-    if len(hosts_table) and "bytes" in hosts_table.columns:
-        largest = int(hosts_table.groupby("mode")["bytes"].max().max())
-    file_volume = capacity.size_volume(largest, allowances)
-    artifacts_volume = capacity.size_volume(0, allowances)
+    if volumes is None:
+        largest = 0
+        if len(hosts_table) and "bytes" in hosts_table.columns:
+            largest = int(hosts_table.groupby("mode")["bytes"].max().max())
+        none = capacity.size_volume(0, allowances)
+        volumes = {
+            "file": capacity.size_volume(largest, allowances),
+            "pipe": none,
+            "fastfile": none,
+        }
+    file_volume = volumes["file"]
+    largest = file_volume.data_bytes
+    artifacts_volume = max(
+        (sizing for mode, sizing in volumes.items() if mode != "file"), key=lambda v: v.volume_gb
+    )
     place = _MeasuredPlacement(
         scenario=scenario,
         platform=platform,
@@ -887,8 +900,7 @@ def measured_answer(
     )
     modes: dict[str, ModeAnswer] = {}
     for mode, job in (summary.get("modes") or {}).items():
-        volume_gb = (file_volume if mode == "file" else artifacts_volume).volume_gb
-        modes[mode] = place.answer(mode, job, volume_gb)
+        modes[mode] = place.answer(mode, job, volumes[mode].volume_gb)
     answer = HostsAnswer(
         scenario.cluster.hosts,
         modes,

@@ -141,7 +141,7 @@ def _answers(scenario: Any, result: Any, *, platform: Any = None) -> str:
     from bench.analysis.plan import measured_answer
     from bench.cli.plan import format_answers
     from bench.config.scenario import with_compute_rate
-    from bench.report.channels import answer_with_channel_volumes
+    from bench.report.channels import run_volumes
     from bench.report.rundata import sizes_from_events
 
     try:
@@ -151,10 +151,12 @@ def _answers(scenario: Any, result: Any, *, platform: Any = None) -> str:
 
         sizes = np.zeros(0, dtype=np.int64)
     answer, instance = measured_answer(
-        with_compute_rate(scenario, sizes), result.summary, result.hosts, sizes, platform=platform
-    )
-    answer = answer_with_channel_volumes(
-        answer, scenario, result.run_dir, sizes=sizes, instance=instance
+        with_compute_rate(scenario, sizes),
+        result.summary,
+        result.hosts,
+        sizes,
+        platform=platform,
+        volumes=run_volumes(scenario, result.run_dir),
     )
     return format_answers(
         answer,

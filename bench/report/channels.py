@@ -10,13 +10,10 @@ dataset's shard in the report's volume size and in the run's Answers.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from bench.report import capacity
 from bench.report.capacity import MODE_NAMES, Allowances, ChannelShard, VolumeSizing
@@ -27,8 +24,6 @@ from bench.vocabulary import MODES
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bench.analysis.plan import HostsAnswer
-    from bench.config.profile import Instance
     from bench.config.scenario import Scenario
     from bench.report.build import Facts
 
@@ -105,54 +100,14 @@ def streaming_volume(volumes: Mapping[str, ChannelsVolume]) -> VolumeSizing:
     return max((volumes[m].sizing for m in MODES if m != "file"), key=lambda v: v.volume_gb)
 
 
-def with_channel_volumes(
-    answer: HostsAnswer,
-    volumes: Mapping[str, ChannelsVolume],
-    *,
-    scenario: Scenario,
-    sizes: np.ndarray,
-    instance: Instance,
-) -> HostsAnswer:
-    """A run's Answers (``bench.analysis.plan.measured_answer``) with every mode's
-    ``VolumeSizeInGB`` from the channels on its volume, and the recommendation's rules applied
-    again with File's volume so sized."""
-    from bench.analysis.plan import measured_decision_figures
-
-    file_volume = volumes["file"].sizing
-    modes = {
-        mode: dataclasses.replace(figures, volume_size_gb=volumes[mode].sizing.volume_gb)
-        for mode, figures in answer.modes.items()
-    }
-    decision = measured_decision_figures(
-        scenario, instance, sizes, file_volume.data_bytes, file_volume, modes
-    )
-    return dataclasses.replace(
-        answer,
-        modes=modes,
-        recommendation=capacity.recommend_mode(decision),
-        largest_shard_bytes=file_volume.data_bytes,
-        file_volume=file_volume,
-        artifacts_volume=streaming_volume(volumes),
-    )
-
-
-def answer_with_channel_volumes(
-    answer: HostsAnswer,
-    scenario: Scenario,
-    run_dir: Path,
-    *,
-    sizes: np.ndarray,
-    instance: Instance,
-) -> HostsAnswer:
-    """The Answers of a run in ``run_dir`` (``measured_answer``), with the volume of a job of
-    several channels (``with_channel_volumes``); unchanged for one channel."""
+def run_volumes(scenario: Scenario, run_dir: Path) -> dict[str, VolumeSizing] | None:
+    """Per job mode, the volume of a run of several channels in ``run_dir`` (what
+    ``measured_answer`` takes); None for one channel."""
     from bench.report.rundata import settings_from_config
 
     allowances = settings_from_config(scenario.report).allowances
     volumes = channel_volumes(scenario, read_channels(run_dir), allowances)
-    if volumes is None:
-        return answer
-    return with_channel_volumes(answer, volumes, scenario=scenario, sizes=sizes, instance=instance)
+    return None if volumes is None else {mode: v.sizing for mode, v in volumes.items()}
 
 
 # --- the report's section ---------------------------------------------------------------------

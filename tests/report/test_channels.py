@@ -9,7 +9,7 @@ from bench.analysis.plan import measured_answer
 from bench.report import write_report
 from bench.report.build import build_report
 from bench.report.capacity import size_volume
-from bench.report.channels import answer_with_channel_volumes
+from bench.report.channels import run_volumes
 from bench.report.document import render_markdown
 from bench.report.rundata import load_run
 from bench.run.dataset import build_dataset
@@ -93,9 +93,12 @@ def test_the_runs_answers_size_the_volume_for_every_file_channel(channel_run):
     scenario, result = channel_run
     expected, _ = _expected_file_bytes(scenario)
     run = load_run(result.run_dir)
-    answer, instance = measured_answer(scenario, result.summary, result.hosts, run.sizes)
-    answer = answer_with_channel_volumes(
-        answer, scenario, result.run_dir, sizes=run.sizes, instance=instance
+    answer, _ = measured_answer(
+        scenario,
+        result.summary,
+        result.hosts,
+        run.sizes,
+        volumes=run_volumes(scenario, result.run_dir),
     )
     sizing = size_volume(expected, run.settings.allowances)
     assert answer.file_volume.data_bytes == answer.largest_shard_bytes == expected
